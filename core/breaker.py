@@ -1,0 +1,62 @@
+"""Circuit breaker per provider: closed -> open after N consecutive failures ->
+half-open after a cooldown (one probe at a time) -> closed on success, open on failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class CircuitBreaker:
+    threshold: int
+    cooldown_s: float
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+    last_error: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        if self.clock() - self.opened_at >= self.cooldown_s:
+            return "half-open"
+        return "open"
+
+    def allow(self) -> bool:
+        """May a request go to this provider now? In half-open, only one probe at a time."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half-open" and not self.probing:
+            self.probing = True
+            return True
+        return False
+
+    def retry_in(self) -> float:
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.cooldown_s - (self.clock() - self.opened_at))
+
+    def record_success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self.probing = False
+
+    def record_failure(self, error: str) -> bool:
+        """Count a failure; returns True if this failure (re)opened the circuit."""
+        self.last_error = error
+        was_probe = self.probing
+        self.probing = False
+        self.failures += 1
+        if was_probe or (self.opened_at is None and self.failures >= self.threshold):
+            self.opened_at = self.clock()
+            return True
+        return False
+
+    def release_probe(self) -> None:
+        """A probe ended without a verdict on the provider (e.g. the job was canceled)."""
+        self.probing = False

@@ -1,0 +1,272 @@
+"""Settings: `config.toml` + secrets from the environment -> frozen, validated objects.
+
+Lookup order for the file: `--config PATH`, else `./config.toml`, else
+`$LUNEO_CONFIG`, else built-in defaults. A bad key or value raises ConfigError
+with one line naming it. Secrets (`DISCORD_TOKEN`, `OPENAI_API_KEY`,
+`REPLICATE_API_TOKEN`, `REMOVEBG_API_KEY`) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from core.errors import ConfigError
+from core.tools.base import TOOLS
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StorageSettings(_Section):
+    database: Path = Path("data/studio.db")
+    results_dir: Path = Path("data/results")
+
+
+class DiscordSettings(_Section):
+    api_base: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+    dev_guild_id: int | None = None
+    sync_commands: bool = True
+    progress_interval_s: float = Field(default=2.0, ge=2.0)
+
+
+class ModelsSettings(_Section):
+    dir: Path | None = None  # default: $LUNEO_MODELS_DIR or ~/.cache/luneo-studio/models
+    upscale_quality: Literal["fast", "best"] = "fast"
+    threads: int = Field(default=2, ge=1, le=64)
+
+    def cache_dir(self) -> Path:
+        if self.dir is not None:
+            return self.dir.expanduser()
+        env = os.environ.get("LUNEO_MODELS_DIR")
+        if env:
+            return Path(env).expanduser()
+        return Path("~/.cache/luneo-studio/models").expanduser()
+
+
+class CreditsSettings(_Section):
+    starting: int = Field(default=10, ge=0)
+    daily: int = Field(default=5, ge=0)
+    cache_hit_cost: int = Field(default=0, ge=0)
+    operator_topup: int = Field(default=1000, ge=0)  # CLI wallet refill (0 = never)
+
+
+class LimitsSettings(_Section):
+    per_member_per_minute: int = Field(default=10, ge=1)
+    per_server_per_minute: int = Field(default=120, ge=1)
+    per_member_running: int = Field(default=2, ge=1)
+    per_member_queued: int = Field(default=5, ge=0)
+    max_running: int = Field(default=4, ge=1)  # jobs running at once, all members
+    local_threads: int = Field(default=2, ge=1)  # threads for CPU-heavy local work
+
+
+class JobsSettings(_Section):
+    deadline_s: float = Field(default=600.0, gt=0)
+    recover: Literal["resume", "refund"] = "resume"
+
+
+class RetrySettings(_Section):
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    base_delay_s: float = Field(default=0.5, ge=0)
+    max_delay_s: float = Field(default=8.0, ge=0)
+    retry_after_cap_s: float = Field(default=30.0, ge=0)
+
+
+class BreakerSettings(_Section):
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_s: float = Field(default=60.0, ge=0)
+
+
+class OpenAISettings(_Section):
+    base_url: str | None = None
+    model: str = "gpt-image-1.5"
+    moderation: bool = True
+    quality: Literal["low", "medium", "high", "auto"] = "medium"
+    timeout_s: float = Field(default=120.0, gt=0)
+
+
+class ReplicateSettings(_Section):
+    base_url: str = "https://api.replicate.com"
+    design_model: str = "black-forest-labs/flux-schnell"
+    remove_bg_model: str = (
+        "851-labs/background-remover:a029dff38972b5fda4ec5d75d7d1cd25aeff621d2cf4946a41055d7db66b80bc"
+    )
+    upscale_model: str = (
+        "nightmareai/real-esrgan:f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa"
+    )
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    timeout_s: float = Field(default=180.0, gt=0)
+
+
+class RemoveBgSettings(_Section):
+    base_url: str = "https://api.remove.bg"
+    size: Literal["preview", "full", "auto"] = "auto"
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class ProvidersSettings(_Section):
+    openai: OpenAISettings = OpenAISettings()
+    replicate: ReplicateSettings = ReplicateSettings()
+    removebg: RemoveBgSettings = RemoveBgSettings()
+
+
+class ToolSettings(_Section):
+    enabled: bool = True
+    cost: int = Field(default=-1, ge=-1)  # -1: the tool's default cost
+    providers: tuple[str, ...] = ()  # empty: the tool's default chain
+
+
+class SecuritySettings(_Section):
+    attachment_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
+    max_input_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(default=40_000_000, ge=1024)
+    prompt_blocklist: tuple[str, ...] = ()
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = True
+
+
+class MetricsSettings(_Section):
+    prometheus_port: int = Field(default=0, ge=0, le=65535)  # 0: off
+
+
+class Secrets(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    discord_token: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    replicate_api_token: SecretStr | None = None
+    removebg_api_key: SecretStr | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        env = dict(os.environ) if env is None else env
+
+        def get(name: str) -> SecretStr | None:
+            v = env.get(name, "").strip()
+            return SecretStr(v) if v else None
+
+        return cls(
+            discord_token=get("DISCORD_TOKEN"),
+            openai_api_key=get("OPENAI_API_KEY"),
+            replicate_api_token=get("REPLICATE_API_TOKEN"),
+            removebg_api_key=get("REMOVEBG_API_KEY"),
+        )
+
+
+_PROVIDER_NAMES = {"openai", "replicate", "removebg", "local"}
+
+
+class Settings(_Section):
+    storage: StorageSettings = StorageSettings()
+    discord: DiscordSettings = DiscordSettings()
+    models: ModelsSettings = ModelsSettings()
+    credits: CreditsSettings = CreditsSettings()
+    limits: LimitsSettings = LimitsSettings()
+    jobs: JobsSettings = JobsSettings()
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    providers: ProvidersSettings = ProvidersSettings()
+    tools: dict[str, ToolSettings] = Field(default_factory=dict)
+    security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _check_tools(self) -> Settings:
+        for tool, ts in self.tools.items():
+            if tool not in TOOLS:
+                raise ValueError(f"tools.{tool}: unknown tool (known: {', '.join(TOOLS)})")
+            for p in ts.providers:
+                if p not in _PROVIDER_NAMES:
+                    raise ValueError(f"tools.{tool}.providers: unknown provider {p!r}")
+        return self
+
+    def tool(self, tool: str) -> ToolSettings:
+        return self.tools.get(tool, ToolSettings())
+
+    def tool_cost(self, tool: str) -> int:
+        c = self.tool(tool).cost
+        return TOOLS[tool].default_cost if c < 0 else c
+
+    def tool_chain(self, tool: str) -> tuple[str, ...]:
+        return self.tool(tool).providers or TOOLS[tool].default_providers
+
+    def path(self, p: Path) -> Path:
+        """Resolve a configured path relative to the config file's folder."""
+        p = p.expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def database_path(self) -> Path:
+        return self.path(self.storage.database)
+
+    @property
+    def results_path(self) -> Path:
+        return self.path(self.storage.results_dir)
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"config: unknown key `{loc}`"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"config: `{loc}`: {msg}" if loc else f"config: {msg}"
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    if explicit:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError(f"config: file not found: {p}")
+        return p
+    if Path("config.toml").is_file():
+        return Path("config.toml")
+    env = os.environ.get("LUNEO_CONFIG")
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise ConfigError(f"config: LUNEO_CONFIG points to a missing file: {p}")
+        return p
+    return None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """Load and validate settings. Raises ConfigError (one line) on any bad key."""
+    cfg_path = resolve_config_path(path)
+    raw: dict[str, Any] = {}
+    if cfg_path is not None:
+        try:
+            raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {cfg_path} is not valid TOML: {exc}") from None
+    for key, value in (overrides or {}).items():
+        _deep_set(raw, key.split("."), value)
+    raw["base_dir"] = cfg_path.parent.resolve() if cfg_path else Path.cwd()
+    raw["secrets"] = Secrets.from_env(env)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_first_error_line(exc)) from None
+
+
+def _deep_set(d: dict[str, Any], keys: list[str], value: Any) -> None:
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value

@@ -1,0 +1,644 @@
+"""The engine: run a job from request to settled result.
+
+submit: validate -> rate-limit -> queue check -> cache lookup -> hold + job row
+(one transaction) -> queue. A worker runs the tool's provider chain (retries
+for transient errors, circuit breakers, fallback), stores result files in the
+content-addressed store, then settles (success) or refunds (anything else) in
+the same transaction that writes the job's final state. Events go to every
+listener (the bot, the CLI). On start, jobs a crash left queued/running are
+resumed or refunded, with an event saying which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import inspect
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core import jobs as jobrows
+from core.breaker import CircuitBreaker
+from core.config import Settings
+from core.credits import Credits
+from core.errors import (
+    AllProvidersFailed,
+    ContentRejected,
+    InvalidInput,
+    NotAllowed,
+    ProviderError,
+    QueueFull,
+    RateLimited,
+    StudioError,
+    ToolDisabled,
+    UserError,
+)
+from core.guild_config import GuildConfig, GuildSettings
+from core.imaging import DecodedImage, decode_image, mime_of
+from core.jobs import JobEvent, JobHandle, JobRecord, JobResult
+from core.metrics import Metrics
+from core.providers.base import LocalProvider, Provider, ProviderRequest, ProviderResult
+from core.providers.registry import build_providers
+from core.retry import run_with_retries
+from core.storage.db import Database
+from core.storage.results import ResultStore, sha256_hex
+from core.tools.base import TOOLS, DesignParams, Params, parse_params
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[JobEvent], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    guild_id: str
+    member_id: str
+    tool: str
+    params: dict[str, Any]
+    image: bytes | None = None
+    filename: str | None = None
+    channel_id: str | None = None
+    source: str = "discord"
+    is_moderator: bool = False
+
+
+@dataclass
+class _Live:
+    """A job in flight in this process."""
+
+    rec: JobRecord
+    params: Params
+    decoded: DecodedImage | None
+    input_bytes: bytes | None
+    future: asyncio.Future[JobResult]
+    enqueued: float
+    deadline: float
+    task: asyncio.Task[None] | None = None
+    cancel_requested: bool = False
+    fallback_reason: str | None = None
+    last_position: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        providers: dict[str, Provider],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.providers = providers
+        self.store = ResultStore(settings.results_path)
+        self.guild_config = GuildConfig(db, settings)
+        self.credits = Credits(
+            db,
+            starting=lambda g: self.guild_config.effective_now(g).starting,
+            daily=lambda g: self.guild_config.effective_now(g).daily,
+        )
+        self.metrics = Metrics()
+        self.breakers = {
+            name: CircuitBreaker(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
+            for name in providers
+        }
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.limits.local_threads, thread_name_prefix="luneo-local"
+        )
+        for p in providers.values():
+            if isinstance(p, LocalProvider):
+                p.executor = self._executor
+        from core.ratelimit import TokenBuckets
+
+        self._buckets = TokenBuckets()
+        self._listeners: list[Listener] = []
+        self._live: dict[str, _Live] = {}
+        self._queue: list[str] = []  # job ids waiting, FIFO
+        self._running: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------
+    @classmethod
+    async def create(
+        cls, settings: Settings, providers: dict[str, Provider] | None = None
+    ) -> Engine:
+        db = await Database.open(settings.database_path)
+        registry = build_providers(settings)
+        registry.update(providers or {})
+        engine = cls(settings, db, registry)
+        await engine.guild_config.load()
+        return engine
+
+    async def start(self) -> None:
+        """Recover jobs a crash left behind, then accept work."""
+        if self._started:
+            return
+        self._started = True
+        for rec in await jobrows.active_jobs(self.db):
+            if jobrows.owner_alive(rec.owner):
+                continue  # another live process (e.g. the bot while the CLI runs) owns it
+            await self._recover(rec)
+        self._pump()
+
+    async def close(self, grace_s: float = 30.0) -> None:
+        """Stop taking jobs; let running ones finish up to `grace_s`, else leave them
+        persisted (they are resumed or refunded at the next start)."""
+        self._closing = True
+        running = [self._live[j].task for j in self._running if self._live[j].task]
+        if running:
+            await asyncio.wait([t for t in running if t], timeout=grace_s)
+        for jid in list(self._running):
+            task = self._live[jid].task
+            if task and not task.done():
+                task.cancel()
+        for t in list(self._tasks):
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for live in self._live.values():
+            if not live.future.done():
+                live.future.cancel()
+        for p in self.providers.values():
+            await p.aclose()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        await self.db.close()
+
+    def add_listener(self, cb: Listener) -> None:
+        self._listeners.append(cb)
+
+    def remove_listener(self, cb: Listener) -> None:
+        if cb in self._listeners:
+            self._listeners.remove(cb)
+
+    # -- submit -----------------------------------------------------------------------
+    async def submit(self, req: JobRequest) -> JobHandle:
+        """Check everything, hold the cost and queue the job. UserError before any credit moves."""
+        if self._closing:
+            raise NotAllowed("The studio is restarting; try again in a minute.")
+        if req.tool not in TOOLS:
+            raise InvalidInput(f"Unknown tool {req.tool!r}.", field="tool")
+        g = self.guild_config.effective_now(req.guild_id)
+        self._check_allowed(req, g)
+        params = parse_params(req.tool, req.params)
+        self._check_prompt(params)
+        decoded = await self._decode(req) if TOOLS[req.tool].takes_image else None
+        self._check_rate(req, g)
+        self._check_queue(req, g)
+        input_key = self.store.put(req.image, mime_of(req.image)) if req.image and decoded else None
+        cache_key = _cache_key(req.tool, params, input_key)
+        cached = await self._cache_lookup(cache_key)
+        cost = g.cache_hit_cost if cached else TOOLS[req.tool].cost_for(g.tools[req.tool].cost, params)
+        rec = JobRecord(
+            id=uuid.uuid4().hex, guild_id=req.guild_id, member_id=req.member_id,
+            channel_id=req.channel_id, tool=req.tool, params=params.model_dump(mode="json"),
+            state="succeeded" if cached else "queued", cost=cost, source=req.source,
+            created_at=time.time(), input_key=input_key, cache_key=cache_key,
+            owner=jobrows.PROCESS_OWNER,
+        )
+        if cached:
+            rec.provider, rec.note = "cache", cached["note"]
+            rec.result_files, rec.result_data = cached["files"], cached["data"]
+            rec.started_at = rec.finished_at = rec.created_at
+        if req.source == "cli":
+            await self._operator_topup(req, cost)
+        balance = await self._hold_and_insert(rec, settle=bool(cached))
+        self._take_rate(req, g)
+        if cached:
+            return self._finish_cached(rec, balance)
+        return self._enqueue(rec, params, decoded, req.image, balance)
+
+    def _check_allowed(self, req: JobRequest, g: GuildSettings) -> None:
+        if not g.tools[req.tool].enabled:
+            raise ToolDisabled(req.tool)
+        if (req.source == "discord" and g.allowed_channel_ids
+                and req.channel_id not in g.allowed_channel_ids):
+            where = ", ".join(f"<#{c}>" for c in g.allowed_channel_ids)
+            raise NotAllowed(f"Studio tools can only be used in {where} on this server.")
+
+    def _check_prompt(self, params: Params) -> None:
+        if not isinstance(params, DesignParams):
+            return
+        text = f"{params.prompt} {params.avoid or ''}".lower()
+        for word in self.settings.security.prompt_blocklist:
+            if word.lower() in text:
+                raise ContentRejected(
+                    "Your prompt contains a term this bot does not allow; you were not charged."
+                )
+
+    async def _decode(self, req: JobRequest) -> DecodedImage:
+        if req.image is None:
+            raise InvalidInput("Invalid `image`: attach an image to run this tool.", field="image")
+        sec = self.settings.security
+        data = req.image
+        return await asyncio.to_thread(
+            decode_image, data, max_bytes=sec.max_input_bytes, max_pixels=sec.max_pixels
+        )
+
+    def _rate_keys(self, req: JobRequest, g: GuildSettings) -> list[tuple[str, int, str]]:
+        if req.source == "cli":
+            return []
+        return [
+            (f"m:{req.guild_id}:{req.member_id}", g.per_member_per_minute, "member"),
+            (f"g:{req.guild_id}", self.settings.limits.per_server_per_minute, "server"),
+        ]
+
+    def _check_rate(self, req: JobRequest, g: GuildSettings) -> None:
+        for key, per_minute, scope in self._rate_keys(req, g):
+            wait = self._buckets.wait_time(key, per_minute)
+            if wait > 0:
+                raise RateLimited(wait, scope)
+
+    def _take_rate(self, req: JobRequest, g: GuildSettings) -> None:
+        for key, per_minute, _scope in self._rate_keys(req, g):
+            self._buckets.take(key, per_minute)
+
+    def _member_jobs(self, guild: str, member: str) -> tuple[int, int]:
+        running = queued = 0
+        for live in self._live.values():
+            r = live.rec
+            if r.guild_id == guild and r.member_id == member and not live.future.done():
+                if r.id in self._running:
+                    running += 1
+                else:
+                    queued += 1
+        return running, queued
+
+    def _check_queue(self, req: JobRequest, g: GuildSettings) -> None:
+        running, queued = self._member_jobs(req.guild_id, req.member_id)
+        if running < g.per_member_running or queued < g.per_member_queued:
+            return
+        # estimate: the shortest remaining time of the member's running jobs
+        now = time.monotonic()
+        avg = self._avg_latency_s(req.tool)
+        remaining = [
+            max(1.0, avg - (now - live.enqueued))
+            for live in self._live.values()
+            if live.rec.id in self._running and live.rec.member_id == req.member_id
+        ]
+        raise QueueFull(min(remaining, default=avg), running, queued)
+
+    def _avg_latency_s(self, tool: str) -> float:
+        rows = [s for s in self.metrics.snapshot() if s["tool"] == tool and s["runs"]]
+        if not rows:
+            return 10.0
+        return max(1.0, sum(float(str(r["avg_latency_ms"])) for r in rows) / len(rows) / 1000)
+
+    async def _cache_lookup(self, key: str) -> dict[str, Any] | None:
+        row = await self.db.fetchone("SELECT files, data, note FROM cache WHERE key = ?", (key,))
+        if row is None:
+            return None
+        files = json.loads(row[0])
+        if not all(self.store.exists(f["key"]) for f in files):
+            return None
+        return {"files": files, "data": json.loads(row[1]), "note": row[2]}
+
+    async def _operator_topup(self, req: JobRequest, cost: int) -> None:
+        topup = self.settings.credits.operator_topup
+        if topup <= 0 or cost <= 0:
+            return
+        wallet = await self.credits.wallet(req.guild_id, req.member_id)
+        if wallet.balance < cost:
+            await self.credits.grant(req.guild_id, req.member_id, max(topup, cost), "cli",
+                                     "automatic operator top-up", kind="topup")
+
+    async def _hold_and_insert(self, rec: JobRecord, *, settle: bool) -> int:
+        async with self.db.transaction() as conn:
+            balance = await self.credits.hold_in(conn, rec.guild_id, rec.member_id, rec.cost, rec.id)
+            await jobrows.insert_job(conn, rec)
+            if settle:
+                await self.credits.settle_in(conn, rec.id)
+        return balance
+
+    def _finish_cached(self, rec: JobRecord, balance: int) -> JobHandle:
+        result = self._result(rec, balance, cached=True)
+        self.metrics.record(rec.tool, "cache", ok=True, latency_ms=0, credits=rec.cost)
+        log.info("job served from cache", extra=self._ctx(rec, outcome="cache"))
+        fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        fut.set_result(result)
+        self._live[rec.id] = _Live(rec, parse_params(rec.tool, rec.params), None, None, fut,
+                                   time.monotonic(), time.monotonic())
+        self._emit(JobEvent("done", rec.id, rec, result=result))
+        return JobHandle(rec.id, rec.cost, 0, True, balance)
+
+    def _enqueue(
+        self, rec: JobRecord, params: Params, decoded: DecodedImage | None,
+        data: bytes | None, balance: int,
+    ) -> JobHandle:
+        now = time.monotonic()
+        fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        live = _Live(rec, params, decoded, data, fut, now, now + self.settings.jobs.deadline_s)
+        if decoded:
+            live.notes.extend(decoded.notes)
+        self._live[rec.id] = live
+        self._queue.append(rec.id)
+        log.info("job queued", extra=self._ctx(rec))
+        self._pump()
+        position = 0 if rec.id in self._running else self._queue.index(rec.id) + 1
+        if position:
+            live.last_position = position
+            self._emit(JobEvent("queued", rec.id, rec, position=position))
+        return JobHandle(rec.id, rec.cost, position, False, balance)
+
+    # -- scheduling -------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Start every queued job that the global and per-member limits allow."""
+        if self._closing or not self._started:
+            return
+        for jid in list(self._queue):
+            if len(self._running) >= self.settings.limits.max_running:
+                break
+            live = self._live[jid]
+            g = self.guild_config.effective_now(live.rec.guild_id)
+            running, _ = self._member_jobs(live.rec.guild_id, live.rec.member_id)
+            if running >= g.per_member_running:
+                continue
+            self._queue.remove(jid)
+            self._running.add(jid)
+            live.task = asyncio.get_running_loop().create_task(self._run_job(live))
+        for i, jid in enumerate(self._queue, start=1):
+            live = self._live[jid]
+            if live.last_position is not None and live.last_position != i:
+                live.last_position = i
+                self._emit(JobEvent("queued", jid, live.rec, position=i))
+
+    async def _run_job(self, live: _Live) -> None:
+        rec = live.rec
+        t0 = time.monotonic()
+        try:
+            await jobrows.mark_running(self.db, rec)
+            self._emit(JobEvent("started", rec.id, rec))
+            remaining = max(0.1, live.deadline - time.monotonic())
+            try:
+                provider, out = await asyncio.wait_for(self._run_chain(live), timeout=remaining)
+            except TimeoutError:
+                raise AllProvidersFailed(rec.tool, [("engine", "the job ran past its deadline")]) from None
+            await self._succeed(live, provider, out, t0)
+        except asyncio.CancelledError:
+            if live.cancel_requested:
+                await asyncio.shield(self._fail(live, None, t0, state="canceled"))
+            elif not live.future.done():
+                live.future.cancel()  # shutdown: the row stays active for recovery
+            raise
+        except StudioError as exc:
+            await self._fail(live, exc, t0)
+        except Exception as exc:
+            log.exception("job crashed", extra=self._ctx(rec))
+            await self._fail(live, exc, t0)
+        finally:
+            self._running.discard(rec.id)
+            self._pump()
+
+    async def _run_chain(self, live: _Live) -> tuple[str, ProviderResult]:
+        rec = live.rec
+        reasons: list[tuple[str, str]] = []
+        req = self._provider_request(live)
+        for name in self.settings.tool_chain(rec.tool):
+            provider = self.providers.get(name)
+            if provider is None or rec.tool not in provider.tools:
+                continue  # not configured (no key): skipped silently
+            ok, why = provider.available()
+            if not ok:
+                reasons.append((name, why))
+                continue
+            breaker = self.breakers.setdefault(
+                name, CircuitBreaker(self.settings.breaker.failure_threshold,
+                                     self.settings.breaker.cooldown_s))
+            if not breaker.allow():
+                reasons.append((name, f"circuit open (retry in {breaker.retry_in():.0f} s)"))
+                continue
+            try:
+                out = await run_with_retries(self, live, provider, breaker, req)
+            except ContentRejected:
+                raise
+            except ProviderError as exc:
+                reasons.append((name, exc.reason))
+                self._emit(JobEvent("fallback", rec.id, rec, provider=name, message=exc.reason))
+                continue
+            if reasons:
+                live.fallback_reason = "; ".join(f"{p}: {r}" for p, r in reasons)
+            return name, out
+        raise AllProvidersFailed(rec.tool, reasons)
+
+    def _provider_request(self, live: _Live) -> ProviderRequest:
+        loop = asyncio.get_running_loop()
+        rec = live.rec
+        last = [0.0]
+
+        def progress(fraction: float, message: str) -> None:
+            now = time.monotonic()
+            if now - last[0] < 0.25 and fraction < 1.0:
+                return
+            last[0] = now
+            ev = JobEvent("progress", rec.id, rec, fraction=fraction, message=message)
+            loop.call_soon_threadsafe(self._emit, ev)
+
+        return ProviderRequest(
+            job_id=rec.id, tool=rec.tool, params=live.params,
+            image=live.decoded.image if live.decoded else None, image_bytes=live.input_bytes,
+            idempotency_key=f"luneo-{rec.id}", deadline=live.deadline, progress=progress,
+        )
+
+    # -- endings ----------------------------------------------------------------------
+    async def _succeed(self, live: _Live, provider: str, out: ProviderResult, t0: float) -> None:
+        rec = live.rec
+        files = [
+            {"key": self.store.put(f.data, f.mime), "name": f.name, "mime": f.mime}
+            for f in out.files
+        ]
+        notes = [*live.notes, *([out.note] if out.note else [])]
+        rec.state, rec.provider = "succeeded", provider
+        rec.result_files, rec.result_data = files, out.data
+        rec.note = "; ".join(notes) or None
+        async with self.db.transaction() as conn:
+            await self.credits.settle_in(conn, rec.id)
+            await jobrows.finish_job_in(conn, rec)
+            await conn.execute(
+                "INSERT OR REPLACE INTO cache (key, tool, provider, files, data, note, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rec.cache_key, rec.tool, provider, json.dumps(files), json.dumps(out.data),
+                 out.note, time.time()),
+            )
+        latency = (time.monotonic() - t0) * 1000
+        self.metrics.record(rec.tool, provider, ok=True, latency_ms=latency, credits=rec.cost)
+        log.info("job succeeded", extra=self._ctx(rec, provider=provider, outcome="succeeded",
+                                                  latency_ms=round(latency)))
+        balance = await self.credits.balance(rec.guild_id, rec.member_id)
+        result = self._result(rec, balance, fallback=live.fallback_reason)
+        self._resolve(live, result, "done")
+
+    async def _fail(
+        self, live: _Live, exc: BaseException | None, t0: float, *, state: str = "failed"
+    ) -> None:
+        rec = live.rec
+        if live.future.done():
+            return
+        if isinstance(exc, StudioError):
+            rec.error_type, rec.error_message = type(exc).__name__, str(exc)
+        elif exc is not None:
+            rec.error_type, rec.error_message = "InternalError", "internal error"
+        else:
+            rec.error_type, rec.error_message = "Canceled", "canceled"
+        rec.state = state
+        async with self.db.transaction() as conn:
+            await self.credits.refund_in(conn, rec.id, reason=f"job {state}")
+            await jobrows.finish_job_in(conn, rec)
+        if rec.id in self._queue:
+            self._queue.remove(rec.id)
+        latency = (time.monotonic() - t0) * 1000
+        self.metrics.record(rec.tool, rec.provider or "none", ok=False, latency_ms=latency,
+                            failure=rec.error_type)
+        log.info("job %s, refunded", state, extra=self._ctx(rec, outcome=state,
+                                                              error_type=rec.error_type))
+        balance = await self.credits.balance(rec.guild_id, rec.member_id)
+        result = self._result(rec, balance, error=exc if isinstance(exc, StudioError) else None)
+        if exc is not None and not isinstance(exc, StudioError):
+            result.error = StudioError("internal error")
+        self._resolve(live, result, "canceled" if state == "canceled" else "failed")
+
+    def _resolve(self, live: _Live, result: JobResult, kind: str) -> None:
+        if not live.future.done():
+            live.future.set_result(result)
+        self._emit(JobEvent(kind, live.rec.id, live.rec, result=result))
+
+    def _result(
+        self, rec: JobRecord, balance: int, *, cached: bool = False,
+        fallback: str | None = None, error: StudioError | None = None,
+    ) -> JobResult:
+        ok = rec.state == "succeeded"
+        end = rec.finished_at or time.time()
+        return JobResult(
+            job_id=rec.id, tool=rec.tool, status=rec.state, provider=rec.provider,
+            credits_charged=rec.cost if ok else 0, balance=balance,
+            files=[self.store.path(f["key"]) for f in rec.result_files],
+            file_names=[f["name"] for f in rec.result_files],
+            data=rec.result_data, note=rec.note, fallback_reason=fallback, error=error,
+            elapsed_ms=int((end - rec.created_at) * 1000), cached=cached,
+        )
+
+    # -- recovery ---------------------------------------------------------------------
+    async def _recover(self, rec: JobRecord) -> None:
+        data = self.store.get(rec.input_key) if rec.input_key and self.store.exists(rec.input_key) else None
+        can_resume = (
+            self.settings.jobs.recover == "resume"
+            and (data is not None or not TOOLS[rec.tool].takes_image)
+            and self.guild_config.effective_now(rec.guild_id).tools[rec.tool].enabled
+        )
+        decoded = None
+        if can_resume and data is not None:
+            try:
+                decoded = await self._decode(JobRequest(rec.guild_id, rec.member_id, rec.tool, {},
+                                                        image=data))
+            except UserError:
+                can_resume = False
+        if not can_resume:
+            rec.state, rec.error_type = "failed", "Interrupted"
+            rec.error_message = "interrupted by a restart"
+            async with self.db.transaction() as conn:
+                await self.credits.refund_in(conn, rec.id, reason="interrupted by a restart")
+                await jobrows.finish_job_in(conn, rec)
+            log.info("recovered job refunded", extra=self._ctx(rec, outcome="refunded"))
+            self._emit(JobEvent("refunded", rec.id, rec,
+                                message="interrupted by a restart; your credits were refunded"))
+            return
+        rec.state, rec.owner = "queued", jobrows.PROCESS_OWNER
+        await self.db.execute("UPDATE jobs SET state = 'queued', owner = ? WHERE id = ?",
+                              (rec.owner, rec.id))
+        now = time.monotonic()
+        fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        live = _Live(rec, parse_params(rec.tool, rec.params), decoded, data, fut, now,
+                     now + self.settings.jobs.deadline_s)
+        self._live[rec.id] = live
+        self._queue.append(rec.id)
+        log.info("recovered job resumed", extra=self._ctx(rec, outcome="resumed"))
+        self._emit(JobEvent("resumed", rec.id, rec,
+                            message="interrupted by a restart; it has been resumed"))
+
+    # -- queries and control ----------------------------------------------------------
+    async def wait(self, job_id: str) -> JobResult:
+        live = self._live.get(job_id)
+        if live is not None:
+            return await asyncio.shield(live.future)
+        rec = await jobrows.get_job(self.db, job_id)
+        if rec is None:
+            raise InvalidInput(f"No job {job_id}.", field="job")
+        if rec.state in jobrows.ACTIVE_STATES:
+            raise InvalidInput("That job belongs to another running process.", field="job")
+        balance = await self.credits.balance(rec.guild_id, rec.member_id)
+        return self._result(rec, balance)
+
+    async def run(self, req: JobRequest) -> JobResult:
+        handle = await self.submit(req)
+        return await self.wait(handle.job_id)
+
+    async def cancel(self, job_id: str, actor_id: str, is_moderator: bool = False) -> bool:
+        """Cancel a queued or running job (owner or moderator) and refund it."""
+        live = self._live.get(job_id)
+        if live is None or live.future.done():
+            return False
+        if live.rec.member_id != actor_id and not is_moderator:
+            raise NotAllowed("Only the member who started this job or a moderator can cancel it.")
+        live.cancel_requested = True
+        if job_id in self._queue:
+            await self._fail(live, None, live.enqueued, state="canceled")
+            return True
+        if live.task is not None:
+            live.task.cancel()
+            try:
+                await asyncio.shield(live.future)
+            except asyncio.CancelledError:
+                pass
+        return True
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        return await jobrows.get_job(self.db, job_id)
+
+    async def history(self, guild: str, member: str, limit: int = 10) -> list[JobRecord]:
+        return await jobrows.history(self.db, guild, member, limit)
+
+    def queue_position(self, job_id: str) -> int:
+        return self._queue.index(job_id) + 1 if job_id in self._queue else 0
+
+    async def stats(self) -> dict[str, Any]:
+        from core.stats import collect_stats
+
+        return await collect_stats(self.db, self.breakers, self.metrics)
+
+    # -- events and logs --------------------------------------------------------------
+    def _emit(self, event: JobEvent) -> None:
+        for cb in list(self._listeners):
+            try:
+                res = cb(event)
+            except Exception:
+                log.exception("event listener failed", extra={"job_id": event.job_id})
+                continue
+            if inspect.isawaitable(res):
+                task = asyncio.ensure_future(res)
+                self._tasks.add(task)
+                task.add_done_callback(self._listener_done)
+
+    def _listener_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("event listener failed", exc_info=task.exception())
+
+    @staticmethod
+    def _ctx(rec: JobRecord, **extra: Any) -> dict[str, Any]:
+        return {"job_id": rec.id, "guild_id": rec.guild_id, "member_id": rec.member_id,
+                "tool": rec.tool, **extra}
+
+
+def _cache_key(tool: str, params: Params, input_key: str | None) -> str:
+    raw = f"{tool}\n{params.normalised()}\n{input_key or ''}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+__all__ = ["Engine", "JobEvent", "JobHandle", "JobRecord", "JobRequest", "JobResult",
+           "sha256_hex"]

@@ -1,0 +1,130 @@
+"""One exception tree for the whole product.
+
+    StudioError
+    ├── UserError                 the member can fix it; message is shown as-is
+    │   ├── InvalidInput          a parameter or attachment is wrong (names the field)
+    │   ├── InsufficientCredits   not enough credits for the hold
+    │   ├── RateLimited           token bucket empty (retry_after seconds)
+    │   ├── QueueFull             per-member concurrency/queue limit (retry_after seconds)
+    │   ├── ToolDisabled          tool switched off for this server
+    │   ├── NotAllowed            permission or channel refusal
+    │   └── ContentRejected       prompt refused by a blocklist or a provider's policy
+    ├── ProviderError             one provider attempt failed (adapters raise these)
+    │   ├── TransientProviderError    worth retrying (timeouts, 408/409/429, 5xx)
+    │   └── PermanentProviderError    not worth retrying; try the next provider
+    ├── AllProvidersFailed        every provider in the chain gave up
+    └── ConfigError               bad config.toml key or value (stops startup)
+
+`ContentRejected` is a UserError *and* a provider outcome: when a provider
+refuses a prompt, the engine neither retries nor falls back, and refunds.
+User-facing text lives in `str(error)`; it never contains exception text from
+third-party libraries.
+"""
+
+from __future__ import annotations
+
+
+class StudioError(Exception):
+    """Base of every error the product raises on purpose."""
+
+
+class UserError(StudioError):
+    """Something the member can fix; `str()` is safe to show to them."""
+
+
+class InvalidInput(UserError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InsufficientCredits(UserError):
+    def __init__(self, needed: int, balance: int) -> None:
+        super().__init__(
+            f"This costs {needed} credit{'s' if needed != 1 else ''} but your balance is "
+            f"{balance}. Claim your daily credits or ask a moderator for a grant."
+        )
+        self.needed = needed
+        self.balance = balance
+
+
+class RateLimited(UserError):
+    def __init__(self, retry_after: float, scope: str = "member") -> None:
+        who = "You are" if scope == "member" else "This server is"
+        super().__init__(
+            f"{who} running tools too fast; try again in {max(1, round(retry_after))} s."
+        )
+        self.retry_after = retry_after
+        self.scope = scope
+
+
+class QueueFull(UserError):
+    def __init__(self, retry_after: float, running: int, queued: int) -> None:
+        super().__init__(
+            f"You already have {running} job(s) running and {queued} waiting; "
+            f"try again in about {max(1, round(retry_after))} s."
+        )
+        self.retry_after = retry_after
+
+
+class ToolDisabled(UserError):
+    def __init__(self, tool: str) -> None:
+        super().__init__(f"The {tool} tool is disabled on this server.")
+        self.tool = tool
+
+
+class NotAllowed(UserError):
+    """Permission or channel refusal."""
+
+
+class ContentRejected(UserError):
+    """A prompt refused by the blocklist or a provider's content policy."""
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class ProviderError(StudioError):
+    """One provider attempt failed. `reason` is a short, secret-free description."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.provider = provider
+        self.status = status
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+
+class TransientProviderError(ProviderError):
+    """Worth retrying: timeouts, connection errors, 408/409/429, 5xx."""
+
+
+class PermanentProviderError(ProviderError):
+    """Not worth retrying with this provider; the engine falls back to the next."""
+
+
+class AllProvidersFailed(StudioError):
+    def __init__(self, tool: str, reasons: list[tuple[str, str]]) -> None:
+        detail = "; ".join(f"{p}: {r}" for p, r in reasons) or "no provider available"
+        super().__init__(f"every provider failed for {tool} ({detail})")
+        self.tool = tool
+        self.reasons = reasons
+
+
+class ConfigError(StudioError):
+    """A bad configuration key or value; the message is one line naming it."""
+
+
+def is_transient_status(status: int) -> bool:
+    """HTTP statuses worth retrying (PRODUCT.md §5)."""
+    return status in (408, 409, 429) or 500 <= status <= 599

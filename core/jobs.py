@@ -1,0 +1,184 @@
+"""Job records, events and results, and their rows in SQLite.
+
+A job moves queued -> running -> succeeded | failed | canceled. Its row holds
+everything needed to resume it after a crash (tool, normalised params, the
+input's key in the result store) and to report it (provider, attempts, error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import StudioError
+from core.storage.db import Database
+
+ACTIVE_STATES = ("queued", "running")
+PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+
+
+@dataclass
+class JobRecord:
+    id: str
+    guild_id: str
+    member_id: str
+    channel_id: str | None
+    tool: str
+    params: dict[str, Any]
+    state: str
+    cost: int
+    source: str
+    created_at: float
+    input_key: str | None = None
+    cache_key: str = ""
+    provider: str | None = None
+    attempts: int = 0
+    error_type: str | None = None
+    error_message: str | None = None
+    note: str | None = None
+    result_files: list[dict[str, str]] = field(default_factory=list)
+    result_data: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+    owner: str | None = None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> JobRecord:
+        d = dict(row)
+        return cls(
+            id=d["id"], guild_id=d["guild_id"], member_id=d["member_id"],
+            channel_id=d["channel_id"], tool=d["tool"], params=json.loads(d["params"]),
+            state=d["state"], cost=d["cost"], source=d["source"], created_at=d["created_at"],
+            input_key=d["input_hash"], cache_key=d["cache_key"], provider=d["provider"],
+            attempts=d["attempts"], error_type=d["error_type"], error_message=d["error_message"],
+            note=d["note"], result_files=json.loads(d["result_files"] or "[]"),
+            result_data=json.loads(d["result_data"] or "{}"), started_at=d["started_at"],
+            finished_at=d["finished_at"], owner=d["owner"],
+        )
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    tool: str
+    status: str  # succeeded | failed | canceled
+    provider: str | None
+    credits_charged: int
+    balance: int
+    files: list[Path]
+    data: dict[str, Any]
+    note: str | None
+    fallback_reason: str | None
+    error: StudioError | None
+    elapsed_ms: int
+    cached: bool = False
+    file_names: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+@dataclass
+class JobEvent:
+    kind: str  # queued started attempt retrying fallback progress done failed canceled resumed refunded
+    job_id: str
+    job: JobRecord
+    position: int | None = None
+    provider: str | None = None
+    attempt: int | None = None
+    delay_s: float | None = None
+    fraction: float | None = None
+    message: str | None = None
+    result: JobResult | None = None
+
+
+@dataclass
+class JobHandle:
+    job_id: str
+    cost: int
+    position: int
+    cached: bool
+    balance: int
+
+
+_INSERT = (
+    "INSERT INTO jobs (id, guild_id, member_id, channel_id, tool, params, input_hash, cache_key, "
+    "cost, state, source, owner, created_at, provider, result_files, result_data, note, "
+    "started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def insert_job(conn: aiosqlite.Connection, rec: JobRecord) -> None:
+    await conn.execute(
+        _INSERT,
+        (rec.id, rec.guild_id, rec.member_id, rec.channel_id, rec.tool, json.dumps(rec.params),
+         rec.input_key, rec.cache_key, rec.cost, rec.state, rec.source, rec.owner, rec.created_at,
+         rec.provider, json.dumps(rec.result_files), json.dumps(rec.result_data), rec.note,
+         rec.started_at, rec.finished_at),
+    )
+
+
+async def mark_running(db: Database, rec: JobRecord) -> None:
+    rec.state, rec.started_at, rec.owner = "running", time.time(), PROCESS_OWNER
+    await db.execute(
+        "UPDATE jobs SET state = 'running', started_at = ?, owner = ? WHERE id = ?",
+        (rec.started_at, rec.owner, rec.id),
+    )
+
+
+async def finish_job_in(conn: aiosqlite.Connection, rec: JobRecord) -> None:
+    """Write a job's final state (inside the caller's transaction, with settle/refund)."""
+    rec.finished_at = time.time()
+    await conn.execute(
+        "UPDATE jobs SET state = ?, provider = ?, attempts = ?, error_type = ?, error_message = ?, "
+        "note = ?, result_files = ?, result_data = ?, finished_at = ? WHERE id = ?",
+        (rec.state, rec.provider, rec.attempts, rec.error_type, rec.error_message, rec.note,
+         json.dumps(rec.result_files), json.dumps(rec.result_data), rec.finished_at, rec.id),
+    )
+
+
+async def get_job(db: Database, job_id: str) -> JobRecord | None:
+    row = await db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return JobRecord.from_row(row) if row else None
+
+
+async def active_jobs(db: Database) -> list[JobRecord]:
+    rows = await db.fetchall(
+        "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at"
+    )
+    return [JobRecord.from_row(r) for r in rows]
+
+
+async def history(db: Database, guild: str, member: str, limit: int) -> list[JobRecord]:
+    rows = await db.fetchall(
+        "SELECT * FROM jobs WHERE guild_id = ? AND member_id = ? ORDER BY created_at DESC LIMIT ?",
+        (guild, member, limit),
+    )
+    return [JobRecord.from_row(r) for r in rows]
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Is the process that owns a job still running on this host (and not us)?"""
+    if not owner or owner == PROCESS_OWNER:
+        return False
+    try:
+        host, pid, _ = owner.split(":")
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return int(pid) != os.getpid()

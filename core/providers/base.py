@@ -1,0 +1,94 @@
+"""The provider interface.
+
+A provider turns a `ProviderRequest` into a `ProviderResult` for one or more
+tools. Adapters translate their SDK's failures into the error tree
+(`TransientProviderError`, `PermanentProviderError`, `ContentRejected`) so the
+engine retries on a type, never on strings. Providers never retry internally:
+the engine's retry layer is the only one (PRODUCT.md §5).
+
+Local providers subclass `LocalProvider` and implement `run_sync`; the engine
+runs it on a bounded thread pool so CPU work never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from core.tools.base import Params
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One result file. `data` is the encoded bytes, `mime` e.g. image/png."""
+
+    name: str
+    data: bytes
+    mime: str = "image/png"
+
+
+@dataclass
+class Attempt:
+    """Per-attempt accounting a provider fills in (stored in provider_attempts)."""
+
+    model: str | None = None
+    request_id: str | None = None
+    cost_usd: float = 0.0
+    upstream_credits: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    job_id: str
+    tool: str
+    params: Params
+    image: Image.Image | None  # decoded, EXIF-transposed, RGB or RGBA; None for design
+    image_bytes: bytes | None  # the original upload (for APIs that take a file)
+    idempotency_key: str  # one per job, the same across attempts
+    deadline: float  # time.monotonic() by which the whole job must be done
+    progress: Callable[[float, str], None] = field(default=lambda _f, _m: None)
+
+
+@dataclass
+class ProviderResult:
+    files: list[OutputFile]
+    data: dict[str, Any]  # tool's structured result (PRODUCT.md §7 `data`)
+    note: str | None = None  # e.g. "offline template renderer", "no model: Lanczos"
+    model: str | None = None
+
+
+class Provider:
+    """Base class. `name` is the id used in config chains (`openai`, `local`...)."""
+
+    name: ClassVar[str] = "provider"
+    remote: ClassVar[bool] = False
+    tools: ClassVar[frozenset[str]] = frozenset()
+
+    def available(self) -> tuple[bool, str]:
+        """(usable, why-not). Remote providers: key configured. Local: always True."""
+        return True, ""
+
+    async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release clients/sessions."""
+
+
+class LocalProvider(Provider):
+    """A provider whose work is CPU-bound Python; run off the event loop."""
+
+    name: ClassVar[str] = "local"
+    executor: concurrent.futures.Executor | None = None
+
+    def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        raise NotImplementedError
+
+    async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.run_sync, req, attempt)

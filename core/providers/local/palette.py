@@ -1,0 +1,325 @@
+"""Local palette: weighted k-means in CIELAB on a colour histogram of a small decode.
+
+Why it is fast and still accurate:
+- JPEG uploads are decoded at 1/2–1/8 scale by the decoder itself (`draft`),
+  so a 12-megapixel photo costs a ~0.2-megapixel decode;
+- every remaining pixel is kept, but pixels are pooled into 5-bit-per-channel
+  RGB bins that remember their mean colour and count, so k-means (scikit-learn,
+  fixed seed) runs on a few thousand weighted points instead of every pixel;
+- clustering is in CIELAB (Euclidean distance there is ΔE76); near-identical
+  clusters (CIEDE2000 < 2) are merged so a flat image gets no duplicate swatches.
+
+Transparent pixels (alpha < 128) are ignored. With `include_neutral` false,
+low-chroma pixels (greys, near-black, near-white) are left out unless they are
+almost the whole image, in which case they are kept and the note says so.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
+
+from core.colors import _named_table, hex_of
+from core.config import Settings
+from core.errors import InvalidInput
+from core.providers.base import OutputFile, ProviderRequest, ProviderResult
+from core.tools.base import PaletteParams
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIDE = 360  # decode target: the long side is brought down to about this
+NEUTRAL_CHROMA = 10.0  # CIELAB C* below this reads as grey/black/white
+DARK_L = 10.0  # below this L*, colour is hardly perceptible: treat as neutral
+MOSTLY_NEUTRAL = 0.10  # if fewer than 10 % of pixels carry colour, keep neutrals
+MERGE_DE = 2.0  # clusters closer than this (CIEDE2000) are one colour to the eye
+SEED = 0
+
+ImageInput = bytes | Image.Image
+
+
+@dataclass(frozen=True)
+class Swatch:
+    """One palette colour and its share of the (considered) pixels."""
+
+    rgb: tuple[int, int, int]
+    percent: float
+    name: str
+
+    @property
+    def hex(self) -> str:
+        return hex_of(self.rgb)
+
+    @property
+    def hsl(self) -> tuple[int, int, int]:
+        h, light, s = colorsys.rgb_to_hls(*(c / 255.0 for c in self.rgb))
+        return round(h * 360) % 360, round(s * 100), round(light * 100)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hex": self.hex,
+            "rgb": list(self.rgb),
+            "hsl": list(self.hsl),
+            "percent": self.percent,
+            "name": self.name,
+        }
+
+
+@dataclass(frozen=True)
+class PaletteAnalysis:
+    swatches: list[Swatch]
+    mostly_neutral: bool  # neutrals were asked out but kept: the image is mostly grey
+    neutral_share: float  # share of the opaque pixels that are neutral, 0..1
+
+
+def extract_palette(image: ImageInput, n: int = 6, include_neutral: bool = False) -> list[Swatch]:
+    """The image's `n` main colours (fewer if it has fewer), largest share first."""
+    return analyse_palette(image, n, include_neutral).swatches
+
+
+def analyse_palette(image: ImageInput, n: int = 6, include_neutral: bool = False) -> PaletteAnalysis:
+    """`extract_palette` plus what the neutral filter did."""
+    if not 1 <= n <= 12:
+        raise ValueError("n must be between 1 and 12")
+    pixels = _opaque_pixels(_load_small(image))
+    if len(pixels) == 0:
+        raise InvalidInput("The image is fully transparent: there are no colours to read.")
+    means, counts = _histogram(pixels)
+    lab = rgb2lab(means[None, :, :] / 255.0)[0]
+    neutral = _is_neutral(lab)
+    neutral_share = float(counts[neutral].sum() / counts.sum())
+    mostly_neutral = False
+    if not include_neutral:
+        if 1.0 - neutral_share >= MOSTLY_NEUTRAL:
+            lab, counts = lab[~neutral], counts[~neutral]
+        else:
+            mostly_neutral = True
+    centres, weights = _cluster(lab, counts.astype(np.float64), n)
+    return PaletteAnalysis(_swatches(centres, weights), mostly_neutral, neutral_share)
+
+
+def _load_small(image: ImageInput) -> Image.Image:
+    """Decode (JPEG: at reduced scale) and shrink so the long side is ~SAMPLE_SIDE."""
+    if isinstance(image, bytes | bytearray):
+        img = Image.open(io.BytesIO(image))
+        if img.format == "JPEG":
+            img.draft("RGB", (SAMPLE_SIDE, SAMPLE_SIDE))
+        img.seek(0)
+    else:
+        img = image
+    if img.mode not in ("RGB", "RGBA"):
+        img = img.convert("RGBA" if _has_alpha(img) else "RGB")
+    factor = max(img.size) // SAMPLE_SIDE
+    if factor >= 2:
+        img = img.reduce(factor)  # box filter: exact mean colours, fast
+    return img
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+
+
+def _opaque_pixels(img: Image.Image) -> np.ndarray:
+    arr = np.asarray(img)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        return arr[arr[:, :, 3] >= 128][:, :3]
+    return arr.reshape(-1, 3)
+
+
+def _histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool pixels into 32×32×32 RGB bins: (mean RGB per bin, pixel count per bin)."""
+    p = pixels.astype(np.int32)
+    key = ((p[:, 0] >> 3) << 10) | ((p[:, 1] >> 3) << 5) | (p[:, 2] >> 3)
+    counts = np.bincount(key, minlength=32768)
+    used = np.nonzero(counts)[0]
+    sums = np.stack([np.bincount(key, weights=p[:, c], minlength=32768)[used] for c in range(3)])
+    return (sums / counts[used]).T, counts[used]
+
+
+def _is_neutral(lab: np.ndarray) -> np.ndarray:
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    result: np.ndarray = (chroma < NEUTRAL_CHROMA) | (lab[:, 0] < DARK_L)
+    return result
+
+
+def _cluster(lab: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted k-means in CIELAB (fixed seed); indistinguishable clusters merged."""
+    from sklearn.cluster import KMeans
+
+    if len(lab) <= n:
+        return _merge_close(lab.copy(), weights)
+    km = KMeans(n_clusters=n, n_init=3, random_state=SEED, max_iter=100, tol=1e-3)
+    labels = km.fit_predict(lab, sample_weight=weights)
+    totals = np.bincount(labels, weights=weights, minlength=n)
+    keep = totals > 0
+    return _merge_close(km.cluster_centers_[keep], totals[keep])
+
+
+def nearest_ciede2000(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre (CIEDE2000) for every row of `lab`."""
+    a = np.repeat(lab, len(centres), axis=0)
+    b = np.tile(centres, (len(lab), 1))
+    d = deltaE_ciede2000(a, b).reshape(len(lab), len(centres))
+    result: np.ndarray = np.argmin(d, axis=1)
+    return result
+
+
+def _merge_close(centres: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fold clusters that are indistinguishable (ΔE2000 < MERGE_DE) into the larger one."""
+    order = np.argsort(-totals, kind="stable")
+    kept_c: list[np.ndarray] = []
+    kept_w: list[float] = []
+    for i in order:
+        c, w = centres[i], float(totals[i])
+        dists = [float(deltaE_ciede2000(c, k)) for k in kept_c]
+        if dists and min(dists) < MERGE_DE:
+            j = int(np.argmin(dists))
+            kept_c[j] = (kept_c[j] * kept_w[j] + c * w) / (kept_w[j] + w)
+            kept_w[j] += w
+        else:
+            kept_c.append(c.copy())
+            kept_w.append(w)
+    return np.array(kept_c), np.array(kept_w)
+
+
+def _swatches(centres: np.ndarray, weights: np.ndarray) -> list[Swatch]:
+    rgb = np.clip(np.rint(lab2rgb(centres[None, :, :])[0] * 255), 0, 255).astype(int)
+    tenths = largest_remainder(weights, 1000)
+    names = names_of(rgb)
+    out = [
+        Swatch((int(r[0]), int(r[1]), int(r[2])), t / 10, name)
+        for r, t, name in zip(rgb, tenths, names, strict=True)
+    ]
+    order = sorted(range(len(out)), key=lambda i: (-weights[i], out[i].hex))
+    return [out[i] for i in order]
+
+
+def largest_remainder(weights: np.ndarray, total: int) -> list[int]:
+    """Integers proportional to `weights` that sum to exactly `total`."""
+    raw = np.asarray(weights, dtype=np.float64) / float(np.sum(weights)) * total
+    floors = np.floor(raw).astype(int)
+    short = total - int(floors.sum())
+    for i in np.argsort(-(raw - floors), kind="stable")[:short]:
+        floors[i] += 1
+    return [int(v) for v in floors]
+
+
+def names_of(rgbs: np.ndarray) -> list[str]:
+    """Nearest CSS colour name (CIEDE2000) for each RGB row, in one vectorised pass."""
+    names, table = _named_table()
+    lab = rgb2lab(np.asarray(rgbs, dtype=np.float64)[None, :, :] / 255.0)[0]
+    idx = nearest_ciede2000(lab, table)
+    return [names[int(i)] for i in idx]
+
+
+# --- the swatch image ---------------------------------------------------------------
+
+WIDTH = 1200
+CARD_H = 420
+BAR_H = 44
+PAD = 0
+
+
+@lru_cache(maxsize=16)
+def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+    import font_lato  # OFL-1.1 Lato, shipped as a PyPI package
+
+    path = Path(font_lato.font_directory) / f"Lato-{weight}.ttf"
+    return ImageFont.truetype(str(path), size)
+
+
+def _ink(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever has the higher WCAG contrast on `rgb`."""
+    lin = [(c / 255) / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return (17, 17, 17) if (lum + 0.05) / 0.05 > 1.05 / (lum + 0.05) else (250, 250, 250)
+
+
+def render_swatches(swatches: list[Swatch]) -> Image.Image:
+    """Equal-width cards (hex, name, share) over a bar whose segments follow the shares."""
+    img = Image.new("RGB", (WIDTH, CARD_H + BAR_H), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    edges = np.linspace(0, WIDTH, len(swatches) + 1).round().astype(int)
+    for s, x0, x1 in zip(swatches, edges[:-1], edges[1:], strict=True):
+        draw.rectangle((int(x0), 0, int(x1) - 1, CARD_H - 1), fill=s.rgb)
+        _label(draw, s, int(x0), int(x1) - int(x0))
+    x = 0.0
+    for s in swatches:
+        x1 = x + WIDTH * s.percent / 100
+        draw.rectangle((round(x), CARD_H, max(round(x), round(x1) - 1), CARD_H + BAR_H), fill=s.rgb)
+        x = x1
+    draw.line((0, CARD_H, WIDTH, CARD_H), fill=(255, 255, 255), width=3)
+    return img
+
+
+def _label(draw: ImageDraw.ImageDraw, s: Swatch, x0: int, w: int) -> None:
+    ink = _ink(s.rgb)
+    soft = tuple(int(c * 0.75 + b * 0.25) for c, b in zip(ink, s.rgb, strict=True))
+    margin = max(10, w // 12)
+    room = w - 2 * margin
+    lines = [
+        (s.hex.upper(), "Black", 34),
+        (s.name, "Regular", 24),
+        (f"{s.percent:.1f} %", "Bold", 22),
+    ]
+    y = CARD_H - margin
+    for text, weight, size in reversed(lines):
+        font = _fit(draw, text, weight, size, room)
+        text = _ellipsize(draw, text, font, room)
+        box = draw.textbbox((0, 0), text, font=font)
+        y -= box[3] - box[1] + (6 if size < 30 else 10)
+        fill = ink if weight != "Regular" else soft
+        draw.text((x0 + margin - box[0], y - box[1]), text, font=font, fill=fill)
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, weight: str, size: int, room: int) -> Any:
+    """The largest size up to `size` (not below 11 px) at which `text` fits in `room`."""
+    font = _font(weight, size)
+    width = draw.textlength(text, font=font)
+    if width > room:
+        font = _font(weight, max(11, int(size * room / width)))
+    return font
+
+
+def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, room: int) -> str:
+    if draw.textlength(text, font=font) <= room:
+        return text
+    while len(text) > 1 and draw.textlength(text + "…", font=font) > room:
+        text = text[:-1]
+    return text + "…"
+
+
+def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
+    params = req.params
+    assert isinstance(params, PaletteParams)
+    source: ImageInput | None = req.image_bytes if req.image_bytes else req.image
+    if source is None:
+        raise InvalidInput("The palette tool needs an image.", field="image")
+    req.progress(0.1, "reading colours")
+    analysis = analyse_palette(source, params.colors, params.include_neutral)
+    req.progress(0.7, "drawing swatches")
+    buf = io.BytesIO()
+    render_swatches(analysis.swatches).save(buf, "PNG", optimize=False)
+    return ProviderResult(
+        files=[OutputFile("palette.png", buf.getvalue(), "image/png")],
+        data={"colors": [s.as_dict() for s in analysis.swatches]},
+        note=_note(analysis, params.include_neutral),
+        model="k-means (CIELAB)",
+    )
+
+
+def _note(analysis: PaletteAnalysis, include_neutral: bool) -> str | None:
+    if analysis.mostly_neutral:
+        return "The image is mostly neutral (greys, black, white), so neutral colours are included."
+    if not include_neutral and analysis.neutral_share >= 0.005:
+        share = round(analysis.neutral_share * 100)
+        return f"Neutral colours ({share} % of the image) are left out; shares are of the rest."
+    return None

@@ -1,0 +1,165 @@
+"""The one retry layer around every provider attempt (PRODUCT.md §5).
+
+Only TransientProviderError is retried, with exponential backoff and full
+jitter, honouring Retry-After up to a cap, and never past the job's deadline.
+Every attempt is written to `provider_attempts` and counted by the provider's
+circuit breaker; when the breaker opens, retrying that provider stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from core.breaker import CircuitBreaker
+from core.errors import (
+    ContentRejected,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    UserError,
+)
+from core.jobs import JobEvent
+from core.providers.base import Attempt, Provider, ProviderRequest, ProviderResult
+
+if TYPE_CHECKING:
+    from core.engine import Engine, _Live
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None,
+                  retry_after_cap: float) -> float:
+    """Delay before attempt `attempt + 1`: Retry-After (capped) or exponential + jitter."""
+    if retry_after is not None:
+        return max(0.0, min(retry_after, retry_after_cap))
+    exp = min(cap, base * (2 ** (attempt - 1)))
+    return random.uniform(exp / 2, exp)
+
+
+async def run_with_retries(
+    engine: Engine, live: _Live, provider: Provider, breaker: CircuitBreaker,
+    req: ProviderRequest,
+) -> ProviderResult:
+    rs = engine.settings.retry
+    planned: dict[int, float] = {}
+
+    def next_delay(state: RetryCallState) -> float:
+        if state.attempt_number not in planned:
+            exc = state.outcome.exception() if state.outcome else None
+            ra = exc.retry_after if isinstance(exc, ProviderError) else None
+            planned[state.attempt_number] = backoff_delay(
+                state.attempt_number, rs.base_delay_s, rs.max_delay_s, ra, rs.retry_after_cap_s)
+        return planned[state.attempt_number]
+
+    def should_stop(state: RetryCallState) -> bool:
+        if state.attempt_number >= rs.max_attempts or breaker.state == "open":
+            return True
+        return time.monotonic() + next_delay(state) >= req.deadline
+
+    async def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = next_delay(state)
+        engine._emit(JobEvent("retrying", live.rec.id, live.rec, provider=provider.name,
+                              attempt=state.attempt_number, delay_s=delay,
+                              message=str(exc) if exc else None))
+
+    retrying = AsyncRetrying(
+        stop=should_stop, wait=next_delay, retry=retry_if_exception_type(TransientProviderError),
+        before_sleep=before_sleep, reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await _one_attempt(engine, live, provider, breaker, req,
+                                      attempt.retry_state.attempt_number)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _one_attempt(
+    engine: Engine, live: _Live, provider: Provider, breaker: CircuitBreaker,
+    req: ProviderRequest, number: int,
+) -> ProviderResult:
+    rec = live.rec
+    rec.attempts += 1
+    engine._emit(JobEvent("attempt", rec.id, rec, provider=provider.name, attempt=number))
+    acc = Attempt()
+    t0 = time.monotonic()
+    outcome, error = "ok", None
+    try:
+        remaining = req.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TransientProviderError("no time left before the job's deadline")
+        return await asyncio.wait_for(provider.run(req, acc), timeout=remaining)
+    except TimeoutError:
+        outcome, error = "timeout", "timed out"
+        raise TransientProviderError("timed out", provider=provider.name) from None
+    except ContentRejected as exc:
+        outcome, error = "rejected", "content rejected"
+        exc.provider = exc.provider or provider.name
+        raise
+    except UserError as exc:
+        outcome, error = "rejected", type(exc).__name__
+        raise
+    except TransientProviderError as exc:
+        outcome, error = "transient", exc.reason
+        raise
+    except ProviderError as exc:
+        outcome, error = "permanent", exc.reason
+        raise
+    except asyncio.CancelledError:
+        outcome, error = "canceled", "canceled"
+        raise
+    except Exception as exc:
+        log.exception("provider crashed", extra={"job_id": rec.id, "provider": provider.name})
+        outcome, error = "permanent", f"internal error ({type(exc).__name__})"
+        raise PermanentProviderError(error, provider=provider.name) from None
+    finally:
+        latency = int((time.monotonic() - t0) * 1000)
+        await _account(engine, live, provider, breaker, acc, number, outcome, error, latency)
+
+
+async def _account(
+    engine: Engine, live: _Live, provider: Provider, breaker: CircuitBreaker, acc: Attempt,
+    number: int, outcome: str, error: str | None, latency: int,
+) -> None:
+    rec = live.rec
+    opened = False
+    if outcome == "ok":
+        was_open = breaker.opened_at is not None
+        breaker.record_success()
+        if was_open:
+            await _persist_breaker(engine, provider.name, breaker)
+    elif outcome in ("transient", "permanent", "timeout"):
+        opened = breaker.record_failure(error or outcome)
+    else:
+        breaker.release_probe()
+    log.info("provider attempt %s", outcome, extra={
+        "job_id": rec.id, "tool": rec.tool, "provider": provider.name, "attempt": number,
+        "latency_ms": latency, "outcome": outcome})
+    await engine.db.execute(
+        "INSERT INTO provider_attempts (job_id, tool, provider, attempt, model, request_id, "
+        "outcome, error, cost_usd, upstream_credits, latency_ms, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (rec.id, rec.tool, provider.name, number, acc.model, acc.request_id, outcome, error,
+         acc.cost_usd, acc.upstream_credits, latency, time.time()),
+    )
+    if opened:
+        log.warning("circuit opened", extra={"provider": provider.name, "job_id": rec.id})
+        await _persist_breaker(engine, provider.name, breaker)
+
+
+async def _persist_breaker(engine: Engine, name: str, breaker: CircuitBreaker) -> None:
+    args: tuple[Any, ...] = (name, breaker.state, breaker.failures, breaker.opened_at and time.time(),
+                             breaker.last_error, time.time())
+    await engine.db.execute(
+        "INSERT INTO provider_state (provider, circuit, failures, opened_at, last_error, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider) DO UPDATE SET circuit = excluded.circuit,"
+        " failures = excluded.failures, opened_at = excluded.opened_at,"
+        " last_error = excluded.last_error, updated_at = excluded.updated_at",
+        args,
+    )

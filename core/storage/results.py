@@ -1,0 +1,53 @@
+"""Content-addressed file store for inputs and results.
+
+A file is stored under `<root>/<sha[:2]>/<sha>.<ext>`; its key is `<sha>.<ext>`.
+Writing the same bytes twice is free, and a key always names the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+_EXT = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "application/octet-stream": "bin",
+}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ResultStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes, mime: str = "application/octet-stream") -> str:
+        digest = sha256_hex(data)
+        key = f"{digest}.{_EXT.get(mime, 'bin')}"
+        path = self.path(key)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        return key
+
+    def path(self, key: str) -> Path:
+        if "/" in key or "\\" in key or key.startswith("."):
+            raise ValueError(f"bad result key {key!r}")
+        return self.root / key[:2] / key
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def get(self, key: str) -> bytes:
+        return self.path(key).read_bytes()

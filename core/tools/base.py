@@ -1,0 +1,146 @@
+"""Tool registry and parameter validation.
+
+Each tool declares a pydantic model for its parameters, whether it takes an
+input image, and how its cost depends on parameters. Validation errors become
+`InvalidInput` naming the field, so every caller (bot, CLI) shows the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.colors import parse_color
+from core.errors import InvalidInput
+
+Aspect = Literal["1:1", "16:9", "9:16", "4:3"]
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def normalised(self) -> str:
+        """Canonical JSON used in the cache key."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+class DesignParams(Params):
+    prompt: str = Field(min_length=1, max_length=1000)
+    style: Literal["modern", "vintage", "minimal", "bold", "playful"] = "modern"
+    aspect: Aspect = "1:1"
+    colors: tuple[str, ...] = ()
+    avoid: str | None = Field(default=None, max_length=500)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)  # variations use a new seed
+
+    @field_validator("prompt")
+    @classmethod
+    def _strip_prompt(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("the prompt is empty")
+        return v
+
+    @field_validator("colors", mode="before")
+    @classmethod
+    def _parse_colors(cls, v: Any) -> tuple[str, ...]:
+        if v is None or v == "":
+            return ()
+        items = [p.strip() for p in v.split(",")] if isinstance(v, str) else list(v)
+        items = [p for p in items if p]
+        if len(items) > 8:
+            raise ValueError("give at most 8 colours")
+        out = []
+        for item in items:
+            rgb = parse_color(item)
+            if rgb is None:
+                raise ValueError(f"{item!r} is not a hex code (#1a2b3c) or a CSS colour name")
+            out.append("#{:02x}{:02x}{:02x}".format(*rgb))
+        return tuple(out)
+
+    @field_validator("avoid")
+    @classmethod
+    def _strip_avoid(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = " ".join(v.split())
+        return v or None
+
+
+class RemoveBgParams(Params):
+    mode: Literal["auto", "person", "product", "animal"] = "auto"
+
+
+class UpscaleParams(Params):
+    scale: Literal[2, 4] = 2
+
+
+class PaletteParams(Params):
+    colors: int = Field(default=6, ge=1, le=12)
+    include_neutral: bool = False
+
+
+class CropParams(Params):
+    ratio: Aspect
+    focus: Literal["auto", "face", "center", "product"] = "auto"
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    id: str
+    command: str
+    params: type[Params]
+    takes_image: bool
+    default_cost: int
+    default_providers: tuple[str, ...]
+    description: str
+    # cost for given params, from the configured base cost
+    cost_for: Callable[[int, Params], int] = lambda base, _p: base
+
+
+def _upscale_cost(base: int, p: Params) -> int:
+    # the configured cost is for 2x; 4x costs twice as much (2 and 4 by default)
+    assert isinstance(p, UpscaleParams)
+    return base * (p.scale // 2)
+
+
+TOOLS: dict[str, ToolSpec] = {
+    t.id: t
+    for t in (
+        ToolSpec("design", "design", DesignParams, False, 5, ("openai", "replicate", "local"),
+                 "Generate a design from a prompt"),
+        ToolSpec("remove-bg", "remove-bg", RemoveBgParams, True, 1,
+                 ("replicate", "removebg", "local"), "Remove the background of an image"),
+        ToolSpec("upscale", "upscale", UpscaleParams, True, 2, ("replicate", "local"),
+                 "Upscale an image 2x or 4x", _upscale_cost),
+        ToolSpec("palette", "palette", PaletteParams, True, 0, ("local",),
+                 "Extract a colour palette"),
+        ToolSpec("crop", "crop", CropParams, True, 1, ("local",),
+                 "Smart-crop an image to an aspect ratio"),
+    )
+}
+
+_FIELD_RE = re.compile(r"^Value error, ")
+
+
+def parse_params(tool: str, raw: dict[str, Any]) -> Params:
+    """Validate raw options into the tool's params; InvalidInput names the field."""
+    spec = TOOLS.get(tool)
+    if spec is None:
+        raise InvalidInput(f"Unknown tool {tool!r}; choose one of {', '.join(TOOLS)}.", field="tool")
+    clean = {k: v for k, v in raw.items() if v is not None}
+    try:
+        return spec.params.model_validate(clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "parameters"
+        msg = _FIELD_RE.sub("", err["msg"])
+        if err["type"] == "extra_forbidden":
+            msg = f"{tool} has no option named {field!r}"
+        elif err["type"] == "missing":
+            msg = "this option is required"
+        raise InvalidInput(f"Invalid `{field}`: {msg}.", field=field) from None
