@@ -123,6 +123,7 @@ class Engine:
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._closed = False
         self._started = False
 
     # -- lifecycle ------------------------------------------------------------------
@@ -151,14 +152,19 @@ class Engine:
     async def close(self, grace_s: float = 30.0) -> None:
         """Stop taking jobs; let running ones finish up to `grace_s`, else leave them
         persisted (they are resumed or refunded at the next start)."""
-        self._closing = True
+        if self._closed:
+            return
+        self._closing = self._closed = True
         running = [self._live[j].task for j in self._running if self._live[j].task]
         if running:
             await asyncio.wait([t for t in running if t], timeout=grace_s)
+        cancelled = []
         for jid in list(self._running):
             task = self._live[jid].task
             if task and not task.done():
                 task.cancel()
+                cancelled.append(task)
+        await asyncio.gather(*cancelled, return_exceptions=True)
         for t in list(self._tasks):
             if not t.done():
                 t.cancel()
@@ -375,7 +381,8 @@ class Engine:
         try:
             await jobrows.mark_running(self.db, rec)
             self._emit(JobEvent("started", rec.id, rec))
-            remaining = max(0.1, live.deadline - time.monotonic())
+            # the attempt's own timeout fires at the deadline; this one is a backstop
+            remaining = max(0.1, live.deadline - time.monotonic()) + 1.0
             try:
                 provider, out = await asyncio.wait_for(self._run_chain(live), timeout=remaining)
             except TimeoutError:

