@@ -256,6 +256,11 @@ def load_settings(
             raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config: {cfg_path} is not valid TOML: {exc}") from None
+    for reserved in ("secrets", "base_dir"):
+        if reserved in raw:
+            raise ConfigError(
+                f"config: unknown key `{reserved}` (secrets come only from the environment)"
+            )
     for key, value in (overrides or {}).items():
         _deep_set(raw, key.split("."), value)
     raw["base_dir"] = cfg_path.parent.resolve() if cfg_path else Path.cwd()

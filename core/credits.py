@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiosqlite
 
@@ -66,9 +67,12 @@ class Credits:
         self.db = db
         self._starting = starting
         self._daily = daily
+        self._known: set[tuple[str, str]] = set()  # wallets seen to exist (never deleted)
 
     # -- inside a caller's transaction ------------------------------------------------
     async def ensure_wallet_in(self, conn: aiosqlite.Connection, guild: str, member: str) -> None:
+        if (guild, member) in self._known:
+            return
         now = time.time()
         starting = self._starting(guild)
         cur = await conn.execute(
@@ -78,6 +82,7 @@ class Credits:
         )
         if cur.rowcount == 1 and starting:
             await _ledger(conn, guild, member, starting, "start", balance_after=starting)
+        self.db.after_commit(lambda: self._known.add((guild, member)))
 
     async def hold_in(
         self, conn: aiosqlite.Connection, guild: str, member: str, amount: int, job_id: str
@@ -85,16 +90,18 @@ class Credits:
         """Hold `amount` for `job_id`; returns the balance after. Raises InsufficientCredits."""
         await self.ensure_wallet_in(conn, guild, member)
         if amount > 0:
-            cur = await conn.execute(
+            row = await _one(
+                conn,
                 "UPDATE wallets SET balance = balance - ? "
                 "WHERE guild_id = ? AND member_id = ? AND balance >= ? RETURNING balance",
                 (amount, guild, member, amount),
             )
-            row = await cur.fetchone()
             if row is None:
                 raise InsufficientCredits(amount, await _balance(conn, guild, member))
             balance = int(row[0])
-            await _ledger(conn, guild, member, -amount, "hold", job_id=job_id, balance_after=balance)
+            await _ledger(
+                conn, guild, member, -amount, "hold", job_id=job_id, balance_after=balance
+            )
         else:
             balance = await _balance(conn, guild, member)
         await conn.execute(
@@ -115,22 +122,31 @@ class Credits:
         self, conn: aiosqlite.Connection, job_id: str, reason: str | None = None
     ) -> bool:
         """Return the held credits; True the first time, False (no-op) afterwards."""
-        cur = await conn.execute(
+        row = await _one(
+            conn,
             "UPDATE holds SET state = 'refunded', closed_at = ? "
             "WHERE job_id = ? AND state = 'held' RETURNING guild_id, member_id, amount",
             (time.time(), job_id),
         )
-        row = await cur.fetchone()
         if row is None:
             return False
         guild, member, amount = str(row[0]), str(row[1]), int(row[2])
         if amount > 0:
             balance = await _add(conn, guild, member, amount)
             await _ledger(
-                conn, guild, member, amount, "refund", job_id=job_id, reason=reason,
+                conn,
+                guild,
+                member,
+                amount,
+                "refund",
+                job_id=job_id,
+                reason=reason,
                 balance_after=balance,
             )
         return True
+
+    async def balance_in(self, conn: aiosqlite.Connection, guild: str, member: str) -> int:
+        return await _balance(conn, guild, member)
 
     # -- public operations, each its own transaction -----------------------------------
     async def settle(self, job_id: str) -> bool:
@@ -148,11 +164,11 @@ class Credits:
     async def wallet(self, guild: str, member: str) -> Wallet:
         async with self.db.transaction() as conn:
             await self.ensure_wallet_in(conn, guild, member)
-            cur = await conn.execute(
+            row = await _one(
+                conn,
                 "SELECT balance, last_daily FROM wallets WHERE guild_id = ? AND member_id = ?",
                 (guild, member),
             )
-            row = await cur.fetchone()
         assert row is not None
         return Wallet(guild, member, int(row[0]), row[1])
 
@@ -165,13 +181,13 @@ class Credits:
         today = utc_today()
         async with self.db.transaction() as conn:
             await self.ensure_wallet_in(conn, guild, member)
-            cur = await conn.execute(
+            row = await _one(
+                conn,
                 "UPDATE wallets SET balance = balance + ?, last_daily = ? "
                 "WHERE guild_id = ? AND member_id = ? "
                 "AND (last_daily IS NULL OR last_daily <> ?) RETURNING balance",
                 (amount, today, guild, member, today),
             )
-            row = await cur.fetchone()
             if row is None:
                 left = until_next_utc_day()
                 h, m = divmod(int(left.total_seconds()) // 60, 60)
@@ -184,18 +200,36 @@ class Credits:
         return amount, balance
 
     async def grant(
-        self, guild: str, member: str, amount: int, actor: str, reason: str | None = None,
-        *, kind: str = "grant",
+        self,
+        guild: str,
+        member: str,
+        amount: int,
+        actor: str,
+        reason: str | None = None,
+        *,
+        kind: str = "grant",
     ) -> int:
         if amount <= 0:
-            raise InvalidInput("Invalid `amount`: grant a positive number of credits.", field="amount")
+            raise InvalidInput(
+                "Invalid `amount`: grant a positive number of credits.", field="amount"
+            )
         if amount > 1_000_000:
-            raise InvalidInput("Invalid `amount`: at most 1,000,000 credits at once.", field="amount")
+            raise InvalidInput(
+                "Invalid `amount`: at most 1,000,000 credits at once.", field="amount"
+            )
         async with self.db.transaction() as conn:
             await self.ensure_wallet_in(conn, guild, member)
             balance = await _add(conn, guild, member, amount)
-            await _ledger(conn, guild, member, amount, kind, actor_id=actor, reason=reason,
-                          balance_after=balance)
+            await _ledger(
+                conn,
+                guild,
+                member,
+                amount,
+                kind,
+                actor_id=actor,
+                reason=reason,
+                balance_after=balance,
+            )
         return balance
 
     async def revoke(
@@ -203,7 +237,9 @@ class Credits:
     ) -> tuple[int, int]:
         """Remove up to `amount` (never below zero): (removed, new balance)."""
         if amount <= 0:
-            raise InvalidInput("Invalid `amount`: revoke a positive number of credits.", field="amount")
+            raise InvalidInput(
+                "Invalid `amount`: revoke a positive number of credits.", field="amount"
+            )
         async with self.db.transaction() as conn:
             await self.ensure_wallet_in(conn, guild, member)
             before = await _balance(conn, guild, member)
@@ -211,8 +247,16 @@ class Credits:
             if removed == 0:
                 return 0, before
             balance = await _add(conn, guild, member, -removed)
-            await _ledger(conn, guild, member, -removed, "revoke", actor_id=actor, reason=reason,
-                          balance_after=balance)
+            await _ledger(
+                conn,
+                guild,
+                member,
+                -removed,
+                "revoke",
+                actor_id=actor,
+                reason=reason,
+                balance_after=balance,
+            )
         return removed, balance
 
     async def history(self, guild: str, member: str, limit: int = 10) -> list[LedgerRow]:
@@ -232,28 +276,40 @@ class Credits:
         return [(str(r[0]), int(r[1])) for r in rows]
 
 
+async def _one(conn: aiosqlite.Connection, sql: str, args: tuple[Any, ...]) -> Any:
+    """First row of a query (RETURNING included) in one round trip to the db thread."""
+    rows = await conn.execute_fetchall(sql, args)
+    return next(iter(rows), None)
+
+
 async def _balance(conn: aiosqlite.Connection, guild: str, member: str) -> int:
-    cur = await conn.execute(
-        "SELECT balance FROM wallets WHERE guild_id = ? AND member_id = ?", (guild, member)
+    row = await _one(
+        conn, "SELECT balance FROM wallets WHERE guild_id = ? AND member_id = ?", (guild, member)
     )
-    row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
 async def _add(conn: aiosqlite.Connection, guild: str, member: str, delta: int) -> int:
-    cur = await conn.execute(
+    row = await _one(
+        conn,
         "UPDATE wallets SET balance = balance + ? WHERE guild_id = ? AND member_id = ? "
         "RETURNING balance",
         (delta, guild, member),
     )
-    row = await cur.fetchone()
     assert row is not None
     return int(row[0])
 
 
 async def _ledger(
-    conn: aiosqlite.Connection, guild: str, member: str, delta: int, kind: str, *,
-    balance_after: int, job_id: str | None = None, actor_id: str | None = None,
+    conn: aiosqlite.Connection,
+    guild: str,
+    member: str,
+    delta: int,
+    kind: str,
+    *,
+    balance_after: int,
+    job_id: str | None = None,
+    actor_id: str | None = None,
     reason: str | None = None,
 ) -> None:
     await conn.execute(

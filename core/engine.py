@@ -19,6 +19,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,7 +119,8 @@ class Engine:
 
         self._buckets = TokenBuckets()
         self._listeners: list[Listener] = []
-        self._live: dict[str, _Live] = {}
+        self._live: dict[str, _Live] = {}  # jobs in flight (queued or running) only
+        self._recent: OrderedDict[str, JobResult] = OrderedDict()  # last results, for wait()
         self._queue: list[str] = []  # job ids waiting, FIFO
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -327,10 +329,7 @@ class Engine:
         result = self._result(rec, balance, cached=True)
         self.metrics.record(rec.tool, "cache", ok=True, latency_ms=0, credits=rec.cost)
         log.info("job served from cache", extra=self._ctx(rec, outcome="cache"))
-        fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
-        fut.set_result(result)
-        self._live[rec.id] = _Live(rec, parse_params(rec.tool, rec.params), None, None, fut,
-                                   time.monotonic(), time.monotonic())
+        self._remember(result)
         self._emit(JobEvent("done", rec.id, rec, result=result))
         return JobHandle(rec.id, rec.cost, 0, True, balance)
 
@@ -393,6 +392,7 @@ class Engine:
                 await asyncio.shield(self._fail(live, None, t0, state="canceled"))
             elif not live.future.done():
                 live.future.cancel()  # shutdown: the row stays active for recovery
+                self._live.pop(rec.id, None)
             raise
         except StudioError as exc:
             await self._fail(live, exc, t0)
@@ -467,6 +467,7 @@ class Engine:
         async with self.db.transaction() as conn:
             await self.credits.settle_in(conn, rec.id)
             await jobrows.finish_job_in(conn, rec)
+            balance = await self.credits.balance_in(conn, rec.guild_id, rec.member_id)
             await conn.execute(
                 "INSERT OR REPLACE INTO cache (key, tool, provider, files, data, note, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -477,7 +478,6 @@ class Engine:
         self.metrics.record(rec.tool, provider, ok=True, latency_ms=latency, credits=rec.cost)
         log.info("job succeeded", extra=self._ctx(rec, provider=provider, outcome="succeeded",
                                                   latency_ms=round(latency)))
-        balance = await self.credits.balance(rec.guild_id, rec.member_id)
         result = self._result(rec, balance, fallback=live.fallback_reason)
         self._resolve(live, result, "done")
 
@@ -497,6 +497,7 @@ class Engine:
         async with self.db.transaction() as conn:
             await self.credits.refund_in(conn, rec.id, reason=f"job {state}")
             await jobrows.finish_job_in(conn, rec)
+            balance = await self.credits.balance_in(conn, rec.guild_id, rec.member_id)
         if rec.id in self._queue:
             self._queue.remove(rec.id)
         latency = (time.monotonic() - t0) * 1000
@@ -504,7 +505,6 @@ class Engine:
                             failure=rec.error_type)
         log.info("job %s, refunded", state, extra=self._ctx(rec, outcome=state,
                                                               error_type=rec.error_type))
-        balance = await self.credits.balance(rec.guild_id, rec.member_id)
         result = self._result(rec, balance, error=exc if isinstance(exc, StudioError) else None)
         if exc is not None and not isinstance(exc, StudioError):
             result.error = StudioError("internal error")
@@ -513,7 +513,14 @@ class Engine:
     def _resolve(self, live: _Live, result: JobResult, kind: str) -> None:
         if not live.future.done():
             live.future.set_result(result)
+        self._live.pop(live.rec.id, None)
+        self._remember(result)
         self._emit(JobEvent(kind, live.rec.id, live.rec, result=result))
+
+    def _remember(self, result: JobResult) -> None:
+        self._recent[result.job_id] = result
+        while len(self._recent) > 1000:
+            self._recent.popitem(last=False)
 
     def _result(
         self, rec: JobRecord, balance: int, *, cached: bool = False,
@@ -573,6 +580,8 @@ class Engine:
         live = self._live.get(job_id)
         if live is not None:
             return await asyncio.shield(live.future)
+        if job_id in self._recent:
+            return self._recent[job_id]
         rec = await jobrows.get_job(self.db, job_id)
         if rec is None:
             raise InvalidInput(f"No job {job_id}.", field="job")

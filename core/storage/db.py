@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -39,6 +39,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._after_commit: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, path: Path, *, upgrade: bool = True) -> Database:
@@ -86,21 +87,29 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """A short write transaction (BEGIN IMMEDIATE ... COMMIT), serialised in-process."""
         async with self._lock:
+            self._after_commit.clear()
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
             except BaseException:
+                self._after_commit.clear()
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+            for cb in self._after_commit:
+                cb()
+            self._after_commit.clear()
+
+    def after_commit(self, cb: Callable[[], None]) -> None:
+        """Run `cb` once the current transaction commits (never if it rolls back)."""
+        self._after_commit.append(cb)
 
     async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, tuple(args)) as cur:
-            return await cur.fetchone()
+        rows = await self.conn.execute_fetchall(sql, tuple(args))
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, tuple(args)) as cur:
-            return list(await cur.fetchall())
+        return list(await self.conn.execute_fetchall(sql, tuple(args)))
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
         """A single autocommit write."""

