@@ -168,13 +168,7 @@ async def open_engine(settings: Settings) -> Any:
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from core.engine import JobRequest
 
-    image: bytes | None = None
-    filename: str | None = None
-    if args.tool != "design":
-        src = Path(args.input)
-        if not src.is_file():
-            raise UserError(f"Invalid `image`: no such file: {src}")
-        image, filename = src.read_bytes(), src.name
+    image, filename = _read_input(args) if args.tool != "design" else (None, None)
     engine = await open_engine(settings)
     started = time.monotonic()
     try:
@@ -193,6 +187,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if result.ok:
         return 0
     return 2 if isinstance(result.error, UserError) else 1
+
+
+def _read_input(args: argparse.Namespace) -> tuple[bytes, str]:
+    src = Path(args.input)
+    if not src.is_file():
+        raise UserError(f"Invalid `image`: no such file: {src}")
+    return src.read_bytes(), src.name
 
 
 def _print_event(ev: JobEvent) -> None:
@@ -296,7 +297,7 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
     rows = store.list()
     print(f"cache: {store.root}")
     for row in rows:
-        d = row.__dict__ if hasattr(row, "__dict__") else dict(row)
+        d: dict[str, Any] = dict(vars(row))
         print("  " + "  ".join(f"{k}={v}" for k, v in d.items()))
     return 0
 

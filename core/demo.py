@@ -79,8 +79,7 @@ async def run_demo(settings: Settings, out: Path, *, fetch: bool = True) -> int:
 
     if fetch:
         _fetch_models(settings)
-    out.mkdir(parents=True, exist_ok=True)
-    samples = write_samples(out / "inputs")
+    samples = write_samples(out / "inputs")  # creates `out` too
     engine = await Engine.create(settings)
     await engine.start()
     rows: list[tuple[str, ...]] = []

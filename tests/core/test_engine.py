@@ -273,7 +273,7 @@ async def test_validation_names_the_field(engine_factory, photo_png) -> None:
         await engine.submit(JobRequest("g", "m", "palette", {"colors": 40}, image=photo_png))
     with pytest.raises(InvalidInput, match="`image`: attach an image"):
         await engine.submit(JobRequest("g", "m", "upscale", {"scale": 2}))
-    with pytest.raises(InvalidInput, match="`colors`.*'blurple'"):
+    with pytest.raises(InvalidInput, match=r"`colors`.*'blurple'"):
         await engine.submit(JobRequest("g", "m", "design", {"prompt": "x", "colors": "blurple"}))
     assert tuple(await engine.db.fetchone("SELECT COUNT(*) FROM ledger")) == (0,)
 

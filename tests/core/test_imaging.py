@@ -71,7 +71,7 @@ def test_byte_cap_names_sizes() -> None:
 
 def test_unsupported_format_is_named() -> None:
     data = _save(Image.new("RGB", (8, 8)), "ICO")
-    with pytest.raises(InvalidInput, match="not supported|not a supported"):
+    with pytest.raises(InvalidInput, match=r"not supported|not a supported"):
         decode_image(data, **LIMITS)
 
 
@@ -81,7 +81,7 @@ def test_encode_to_fit_fits_and_says_so() -> None:
     png = _save(noisy, "PNG")
     out, mime, note = encode_to_fit(png, 200_000)
     assert len(out) <= 200_000 and mime == "image/webp" and note and "WebP" in note
-    small, mime2, note2 = encode_to_fit(_save(Image.new("RGB", (8, 8)), "PNG"), 200_000)
+    _small, mime2, note2 = encode_to_fit(_save(Image.new("RGB", (8, 8)), "PNG"), 200_000)
     assert note2 is None and mime2 == "image/png"
     rgba = Image.fromarray((rng.random((400, 400, 4)) * 255).astype(np.uint8), "RGBA")
     out3, _, _ = encode_to_fit(_save(rgba, "PNG"), 100_000)
