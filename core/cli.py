@@ -212,7 +212,7 @@ def _print_event(ev: JobEvent) -> None:
 def _write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
     written: list[str] = []
     for src, name in zip(result.files, result.file_names, strict=True):
-        base = f"{stem}-{result.tool}-{name}" if stem else f"{result.job_id[:8]}-{name}"
+        base = f"{stem}-{name}" if stem else f"{result.job_id[:8]}-{name}"
         if out is None:
             dest = Path(base)
         elif Path(out).is_dir() or out.endswith(("/", "\\")):
