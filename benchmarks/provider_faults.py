@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import tempfile
 import time
@@ -31,7 +32,9 @@ def _requests(obs: Observation) -> str:
 
 def _delays(obs: Observation) -> str:
     if "per_job" in obs.extra:
-        return "requests per job " + "/".join(map(str, obs.extra["per_job"]))
+        return "image requests per job: " + "/".join(map(str, obs.extra["per_job"]))
+    if "elapsed" in obs.extra:
+        return f"job ended {obs.extra['elapsed']:.2f} s after submit"
     if not obs.delays:
         return "—"
     return ", ".join(f"{d:.2f} s" for d in obs.delays)
@@ -40,7 +43,9 @@ def _delays(obs: Observation) -> str:
 def _outcome(obs: Observation) -> str:
     text = obs.outcome
     if "states" in obs.extra:
-        text = "jobs " + "/".join(obs.extra["outcomes"]) + "; breaker " + "→".join(obs.extra["states"])
+        text = (
+            "jobs " + "/".join(obs.extra["outcomes"]) + "; breaker " + "→".join(obs.extra["states"])
+        )
     if "cancels" in obs.extra:
         text += f"; upstream cancel ×{obs.extra['cancels']}"
     return text
@@ -54,10 +59,16 @@ def render(rows: list[tuple[Observation, float]]) -> str:
         "scenario four) through the engine with the real adapters against the fake APIs in",
         "`tests/providers/`. Requests are API calls seen by each fake server (OpenAI counts",
         "moderation calls too; Replicate counts create, polls, cancels and uploads, not the",
-        "CDN download). Delays are measured at the server between consecutive attempts.",
+        "CDN download). Delays are measured at the server between the arrivals of",
+        "consecutive attempts, so they include a timed-out attempt's own timeout.",
         "",
-        "Settings: " + ", ".join(f"`{k}={v}`" for k, v in ENGINE_OVERRIDES.items()
-                                  if not k.startswith(("credits", "limits", "tools"))) + ".",
+        "Settings: "
+        + ", ".join(
+            f"`{k}={v}`"
+            for k, v in ENGINE_OVERRIDES.items()
+            if not k.startswith(("credits", "limits", "tools"))
+        )
+        + ".",
         "",
         "| scenario | expected | requests | delay between attempts | outcome | attempts (provider: outcome) | charged | refunds | run time |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -73,9 +84,11 @@ def render(rows: list[tuple[Observation, float]]) -> str:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "provider_faults.md")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=ROOT / "benchmarks" / "results" / "provider_faults.md"
+    )
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
     rows: list[tuple[Observation, float]] = []
     for name, run in SCENARIOS.items():
         with tempfile.TemporaryDirectory() as folder:

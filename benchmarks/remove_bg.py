@@ -65,7 +65,7 @@ class Case:
 
 
 def _largest_filled(mask: np.ndarray) -> np.ndarray:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     comp = (labels == biggest).astype(np.uint8)
     cnts, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -191,13 +191,21 @@ def _product(shape: str) -> np.ndarray:
         right = np.stack([200 + half, ys], 1)[::-1]
         cv2.fillPoly(c, [(np.concatenate([left, right]) * s).astype(np.int32)], 1)
 
-    draws = {"bottle": (bottle, (240, 480)), "box": (box, (420, 500)), "mug": (mug, (420, 440)),
-             "ball": (ball, (400, 400)), "phone": (phone, (280, 490)), "vase": (vase, (400, 480))}
+    draws = {
+        "bottle": (bottle, (240, 480)),
+        "box": (box, (420, 500)),
+        "mug": (mug, (420, 440)),
+        "ball": (ball, (400, 400)),
+        "phone": (phone, (280, 490)),
+        "vase": (vase, (400, 480)),
+    }
     fn, size = draws[shape]
     return _render(size, fn)
 
 
-def fg_product(shape: str, colour: tuple[int, int, int], texture: str | None) -> tuple[np.ndarray, np.ndarray]:
+def fg_product(
+    shape: str, colour: tuple[int, int, int], texture: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     alpha = _product(shape)
     h, w = alpha.shape
     base = np.empty((h, w, 3), np.float32)
@@ -209,8 +217,16 @@ def fg_product(shape: str, colour: tuple[int, int, int], texture: str | None) ->
         label = np.zeros((h, w), np.uint8)
         cv2.rectangle(label, (w // 4, h // 2 - h // 10), (3 * w // 4, h // 2 + h // 10), 1, -1)
         base[label == 1] = (245, 240, 230)
-        cv2.putText(base, "LUNEO", (w // 4 + 6, h // 2 + 8), cv2.FONT_HERSHEY_SIMPLEX,
-                    w / 400, (30, 30, 30), 2, cv2.LINE_AA)
+        cv2.putText(
+            base,
+            "LUNEO",
+            (w // 4 + 6, h // 2 + 8),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            w / 400,
+            (30, 30, 30),
+            2,
+            cv2.LINE_AA,
+        )
     rgb = _shade(base.clip(0, 255).astype(np.uint8), alpha, 0.5)
     if shape in ("ball", "vase", "bottle"):  # a specular highlight
         hl = np.zeros((h, w), np.float32)
@@ -228,9 +244,11 @@ def _fit(img: np.ndarray, w: int, h: int) -> np.ndarray:
         img = np.repeat(img[..., None], 3, -1)
     ih, iw = img.shape[:2]
     s = max(w / iw, h / ih)
-    big = cv2.resize(img, (max(w, round(iw * s)), max(h, round(ih * s))), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(
+        img, (max(w, round(iw * s)), max(h, round(ih * s))), interpolation=cv2.INTER_CUBIC
+    )
     y0, x0 = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
-    return big[y0: y0 + h, x0: x0 + w].copy()
+    return big[y0 : y0 + h, x0 : x0 + w].copy()
 
 
 def background(kind: str, w: int, h: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,7 +256,7 @@ def background(kind: str, w: int, h: int, rng: np.random.Generator) -> np.ndarra
     if kind == "white":
         return np.full((h, w, 3), 255, np.uint8)
     if kind == "studio":
-        g = 235 - 70 * yy ** 1.5
+        g = 235 - 70 * yy**1.5
         return np.broadcast_to(g, (h, w, 3)).astype(np.uint8).copy()
     if kind == "flat":
         c = rng.integers(40, 220, 3)
@@ -246,7 +264,9 @@ def background(kind: str, w: int, h: int, rng: np.random.Generator) -> np.ndarra
     if kind in ("grass", "gravel", "brick"):
         tile = getattr(skdata, kind)()
         rgb = _fit(tile, w, h).astype(np.float32)
-        tint = {"grass": (0.6, 1.0, 0.5), "gravel": (1.0, 0.95, 0.85), "brick": (1.0, 0.6, 0.45)}[kind]
+        tint = {"grass": (0.6, 1.0, 0.5), "gravel": (1.0, 0.95, 0.85), "brick": (1.0, 0.6, 0.45)}[
+            kind
+        ]
         return np.clip(rgb * np.array(tint, np.float32), 0, 255).astype(np.uint8)
     if kind == "coffee_blur":
         return cv2.GaussianBlur(_fit(skdata.coffee(), w, h), (0, 0), 8)
@@ -259,8 +279,9 @@ def background(kind: str, w: int, h: int, rng: np.random.Generator) -> np.ndarra
     raise ValueError(kind)
 
 
-def composite(fg: np.ndarray, fa: np.ndarray, bg: np.ndarray, rng: np.random.Generator,
-              shadow: bool) -> tuple[np.ndarray, np.ndarray]:
+def composite(
+    fg: np.ndarray, fa: np.ndarray, bg: np.ndarray, rng: np.random.Generator, shadow: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Paste fg (scaled to 45-70 % of the frame) at a random spot; return image + truth."""
     h, w = bg.shape[:2]
     s = rng.uniform(0.45, 0.7) * min(w / fg.shape[1], h / fg.shape[0])
@@ -270,12 +291,14 @@ def composite(fg: np.ndarray, fa: np.ndarray, bg: np.ndarray, rng: np.random.Gen
     x0 = int(rng.integers(int(0.05 * w), max(int(0.05 * w) + 1, w - fw - int(0.05 * w))))
     y0 = int(rng.integers(int(0.05 * h), max(int(0.05 * h) + 1, h - fh - int(0.05 * h))))
     alpha = np.zeros((h, w), np.float32)
-    alpha[y0: y0 + fh, x0: x0 + fw] = fa
+    alpha[y0 : y0 + fh, x0 : x0 + fw] = fa
     fgc = np.zeros((h, w, 3), np.float32)
-    fgc[y0: y0 + fh, x0: x0 + fw] = fg
+    fgc[y0 : y0 + fh, x0 : x0 + fw] = fg
     out = bg.astype(np.float32)
     if shadow:  # soft contact shadow under and behind the object (not part of the truth)
-        sh = cv2.GaussianBlur(np.roll(alpha, (int(0.02 * h), int(0.02 * w)), (0, 1)), (0, 0), 0.015 * w)
+        sh = cv2.GaussianBlur(
+            np.roll(alpha, (int(0.02 * h), int(0.02 * w)), (0, 1)), (0, 0), 0.015 * w
+        )
         out *= (1 - 0.45 * sh)[..., None]
     out = out * (1 - alpha[..., None]) + fgc * alpha[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), alpha
@@ -286,18 +309,73 @@ def build_cases(seed: int = 7) -> list[Case]:
     objects: list[tuple[str, Callable[[], tuple[np.ndarray, np.ndarray]], str, list[str]]] = [
         ("logo", fg_logo, "auto", ["studio", "grass", "garage_blur", "brick", "flat"]),
         ("retina", fg_retina, "auto", ["white", "gravel", "coffee_blur", "flat", "garage"]),
-        ("coin-gold", lambda: fg_coin(0, (1.15, 0.95, 0.55)), "product", ["white", "studio", "flat", "brick"]),
-        ("coin-silver", lambda: fg_coin(3, (1.0, 1.0, 1.05)), "product", ["white", "grass", "coffee_blur"]),
-        ("horse-fur", lambda: fg_horse("fur"), "animal", ["grass", "studio", "garage_blur", "hubble"]),
-        ("horse-coffee", lambda: fg_horse("coffee"), "animal", ["gravel", "flat", "white", "garage"]),
+        (
+            "coin-gold",
+            lambda: fg_coin(0, (1.15, 0.95, 0.55)),
+            "product",
+            ["white", "studio", "flat", "brick"],
+        ),
+        (
+            "coin-silver",
+            lambda: fg_coin(3, (1.0, 1.0, 1.05)),
+            "product",
+            ["white", "grass", "coffee_blur"],
+        ),
+        (
+            "horse-fur",
+            lambda: fg_horse("fur"),
+            "animal",
+            ["grass", "studio", "garage_blur", "hubble"],
+        ),
+        (
+            "horse-coffee",
+            lambda: fg_horse("coffee"),
+            "animal",
+            ["gravel", "flat", "white", "garage"],
+        ),
         ("horse-brick", lambda: fg_horse("brick"), "auto", ["grass", "coffee_blur", "studio"]),
-        ("bottle", lambda: fg_product("bottle", (30, 110, 60), None), "product", ["white", "studio", "flat", "garage_blur"]),
-        ("box", lambda: fg_product("box", (200, 60, 40), "brick"), "product", ["white", "studio", "gravel", "coffee_blur"]),
-        ("mug", lambda: fg_product("mug", (40, 70, 170), None), "product", ["white", "studio", "flat", "brick"]),
-        ("ball", lambda: fg_product("ball", (230, 150, 20), "gravel"), "product", ["white", "grass", "hubble", "studio"]),
-        ("phone", lambda: fg_product("phone", (25, 25, 30), None), "product", ["white", "studio", "gravel", "garage_blur"]),
-        ("vase", lambda: fg_product("vase", (150, 40, 120), "coffee"), "product", ["white", "flat", "coffee_blur", "grass"]),
-        ("toy-fur", lambda: fg_product("ball", (200, 180, 150), "fur"), "animal", ["studio", "gravel", "white"]),
+        (
+            "bottle",
+            lambda: fg_product("bottle", (30, 110, 60), None),
+            "product",
+            ["white", "studio", "flat", "garage_blur"],
+        ),
+        (
+            "box",
+            lambda: fg_product("box", (200, 60, 40), "brick"),
+            "product",
+            ["white", "studio", "gravel", "coffee_blur"],
+        ),
+        (
+            "mug",
+            lambda: fg_product("mug", (40, 70, 170), None),
+            "product",
+            ["white", "studio", "flat", "brick"],
+        ),
+        (
+            "ball",
+            lambda: fg_product("ball", (230, 150, 20), "gravel"),
+            "product",
+            ["white", "grass", "hubble", "studio"],
+        ),
+        (
+            "phone",
+            lambda: fg_product("phone", (25, 25, 30), None),
+            "product",
+            ["white", "studio", "gravel", "garage_blur"],
+        ),
+        (
+            "vase",
+            lambda: fg_product("vase", (150, 40, 120), "coffee"),
+            "product",
+            ["white", "flat", "coffee_blur", "grass"],
+        ),
+        (
+            "toy-fur",
+            lambda: fg_product("ball", (200, 180, 150), "fur"),
+            "animal",
+            ["studio", "gravel", "white"],
+        ),
     ]
     sizes = [(1024, 1024), (1024, 768), (768, 1024), (900, 600)]
     cases: list[Case] = []
@@ -347,10 +425,22 @@ def measure_1024(method: str) -> dict[str, float]:
     rng = np.random.default_rng(1)
     fg, fa = fg_horse("fur")
     img, _ = composite(fg, fa, background("garage_blur", 1024, 1024, rng), rng, shadow=False)
-    settings = Settings() if method != "grabcut" else Settings.model_validate(
-        {"models": {"dir": str(ROOT / "benchmarks" / "work" / "no-models")}})
-    req = ProviderRequest("bench", "remove-bg", RemoveBgParams(mode="auto"), Image.fromarray(img),
-                          None, "bench", time.monotonic() + 600)
+    settings = (
+        Settings()
+        if method != "grabcut"
+        else Settings.model_validate(
+            {"models": {"dir": str(ROOT / "benchmarks" / "work" / "no-models")}}
+        )
+    )
+    req = ProviderRequest(
+        "bench",
+        "remove-bg",
+        RemoveBgParams(mode="auto"),
+        Image.fromarray(img),
+        None,
+        "bench",
+        time.monotonic() + 600,
+    )
     t0 = time.perf_counter()
     remove_bg.run(req, settings)  # cold: loads the model
     cold = time.perf_counter() - t0
@@ -362,13 +452,22 @@ def measure_1024(method: str) -> dict[str, float]:
     # VmHWM is this process's own high-water mark (ru_maxrss can carry the parent's over exec)
     status = Path("/proc/self/status").read_text().splitlines()
     hwm = [ln for ln in status if ln.startswith("VmHWM:")]
-    peak = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = (
+        int(hwm[0].split()[1]) / 1024
+        if hwm
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     return {"cold_s": cold, "warm_s": float(np.median(times)), "peak_mb": peak}
 
 
 def _measure_in_subprocess(method: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--measure", method], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", method],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -382,7 +481,9 @@ def main() -> None:
         print(json.dumps(measure_1024(args.measure)))
         return
     if get_store(Settings()).path(remove_bg.ISNET) is None:
-        sys.exit("ISNet is not in the model cache: run `.venv/bin/python -m core.models fetch` first")
+        sys.exit(
+            "ISNet is not in the model cache: run `.venv/bin/python -m core.models fetch` first"
+        )
     cases = build_cases()
     if args.limit:
         cases = cases[: args.limit]
@@ -406,8 +507,14 @@ def main() -> None:
 
 def save_examples(cases: list[Case]) -> None:
     """A contact sheet: input, truth, ISNet alpha, GrabCut alpha, cut-out on checkerboard."""
-    wanted = ["horse-fur/grass", "bottle/white", "box/coffee_blur", "phone/gravel", "logo/garage_blur",
-              "horse-coffee/garage"]
+    wanted = [
+        "horse-fur/grass",
+        "bottle/white",
+        "box/coffee_blur",
+        "phone/gravel",
+        "logo/garage_blur",
+        "horse-coffee/garage",
+    ]
     picks = [c for c in cases if c.name in wanted]
     rows = []
     for c in picks:
@@ -426,19 +533,32 @@ def save_examples(cases: list[Case]) -> None:
             g = (cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA) * 255).astype(np.uint8)
             tiles.append(np.repeat(g[..., None], 3, -1))
         tiles.append(cut)
-        rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in tiles], 1))
+        rows.append(
+            np.concatenate(
+                [np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255) for t in tiles], 1
+            )
+        )
     width = max(r.shape[1] for r in rows)
-    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    sheet = np.concatenate(
+        [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    )
     Image.fromarray(sheet).save(RESULTS / "remove_bg_examples.png")
 
 
-def write_report(cases: list[Case], methods: list[str], scores: dict[str, list[float]],
-                 maes: dict[str, list[float]], per_case: list[list[str]],
-                 perf: dict[str, dict[str, float]]) -> None:
+def write_report(
+    cases: list[Case],
+    methods: list[str],
+    scores: dict[str, list[float]],
+    maes: dict[str, list[float]],
+    per_case: list[list[str]],
+    perf: dict[str, dict[str, float]],
+) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    label = {"isnet": "ISNet + guided refinement (mode-tuned), the product path",
-             "isnet-raw": "ISNet mask, bilinear upsample only (no refinement)",
-             "grabcut": "classical fallback (border-seeded GrabCut)"}
+    label = {
+        "isnet": "ISNet + guided refinement (mode-tuned), the product path",
+        "isnet-raw": "ISNet mask, bilinear upsample only (no refinement)",
+        "grabcut": "classical fallback (border-seeded GrabCut)",
+    }
     lines = [
         "# Local background removal",
         "",
@@ -451,18 +571,36 @@ def write_report(cases: list[Case], methods: list[str], scores: dict[str, list[f
     ]
     for m in methods:
         s = np.array(scores[m])
-        lines.append(f"| {label[m]} | {s.mean():.3f} | {np.median(s):.3f} | {s.min():.3f} | "
-                     f"{int((s >= 0.9).sum())}/{len(s)} | {np.mean(maes[m]):.4f} |")
-    lines += ["", "Speed and memory for one 1024x1024 image through `remove_bg.run` (PNG encode included), "
-              "fresh process per method, 2 threads:", "",
-              "| method | cold (incl. model load) | warm (median of 3) | peak RSS |", "|---|---|---|---|"]
+        lines.append(
+            f"| {label[m]} | {s.mean():.3f} | {np.median(s):.3f} | {s.min():.3f} | "
+            f"{int((s >= 0.9).sum())}/{len(s)} | {np.mean(maes[m]):.4f} |"
+        )
+    lines += [
+        "",
+        "Speed and memory for one 1024x1024 image through `remove_bg.run` (PNG encode included), "
+        "fresh process per method, 2 threads:",
+        "",
+        "| method | cold (incl. model load) | warm (median of 3) | peak RSS |",
+        "|---|---|---|---|",
+    ]
     for m, p in perf.items():
-        lines.append(f"| {label[m]} | {p['cold_s']:.2f} s | {p['warm_s']:.2f} s | {p['peak_mb']:.0f} MB |")
-    lines += ["", "Per case (IoU):", "", "| case | mode | " + " | ".join(methods) + " |",
-              "|---|---|" + "---|" * len(methods)]
+        lines.append(
+            f"| {label[m]} | {p['cold_s']:.2f} s | {p['warm_s']:.2f} s | {p['peak_mb']:.0f} MB |"
+        )
+    lines += [
+        "",
+        "Per case (IoU):",
+        "",
+        "| case | mode | " + " | ".join(methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in per_case]
-    lines += ["", "Contact sheet (input, truth, ISNet alpha, GrabCut alpha, cut-out): "
-              "`remove_bg_examples.png`.", ""]
+    lines += [
+        "",
+        "Contact sheet (input, truth, ISNet alpha, GrabCut alpha, cut-out): "
+        "`remove_bg_examples.png`.",
+        "",
+    ]
     (RESULTS / "remove_bg.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines[:12]))
 

@@ -141,7 +141,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(run_demo(settings, Path(args.out), fetch=not args.no_fetch))
     if args.cmd == "bot":
-        from bot.main import run_bot
+        from bot.runner import run_bot
 
         return run_bot(settings)
     if args.cmd == "models":

@@ -381,7 +381,7 @@ class Engine:
             await jobrows.mark_running(self.db, rec)
             self._emit(JobEvent("started", rec.id, rec))
             # the attempt's own timeout fires at the deadline; this one is a backstop
-            remaining = max(0.1, live.deadline - time.monotonic()) + 1.0
+            remaining = max(0.1, live.deadline - time.monotonic()) + 3.0
             try:
                 provider, out = await asyncio.wait_for(self._run_chain(live), timeout=remaining)
             except TimeoutError:
@@ -419,7 +419,9 @@ class Engine:
                 name, CircuitBreaker(self.settings.breaker.failure_threshold,
                                      self.settings.breaker.cooldown_s))
             if not breaker.allow():
-                reasons.append((name, f"circuit open (retry in {breaker.retry_in():.0f} s)"))
+                why = ("circuit half-open (a probe is in flight)" if breaker.state == "half-open"
+                       else f"circuit open (retry in {breaker.retry_in():.0f} s)")
+                reasons.append((name, why))
                 continue
             try:
                 out = await run_with_retries(self, live, provider, breaker, req)

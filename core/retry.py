@@ -32,14 +32,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ATTEMPT_GRACE_S = 2.0
+
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None,
                   retry_after_cap: float) -> float:
-    """Delay before attempt `attempt + 1`: Retry-After (capped) or exponential + jitter."""
+    """Delay before attempt `attempt + 1`: Retry-After (capped, plus up to 10 % jitter so
+    throttled jobs do not return in lockstep), else exponential backoff with equal jitter
+    (between half and all of the step)."""
     if retry_after is not None:
-        return max(0.0, min(retry_after, retry_after_cap))
+        ra = max(0.0, min(retry_after, retry_after_cap))
+        return ra * random.uniform(1.0, 1.1)
     exp = min(cap, base * (2 ** (attempt - 1)))
     return random.uniform(exp / 2, exp)
+
+
+# Permanent failures that say the provider (account, key) is broken, not the input.
+_ACCOUNT_STATUSES = (401, 402, 403)
+
+
+def counts_against_provider(exc: ProviderError) -> bool:
+    """Should this failure count toward the provider's circuit breaker? Transient errors
+    and account-level failures do; a 400/422 caused by one member's input does not."""
+    if isinstance(exc, TransientProviderError):
+        return True
+    return exc.status is None or exc.status in _ACCOUNT_STATUSES
 
 
 async def run_with_retries(
@@ -60,6 +77,9 @@ async def run_with_retries(
     def should_stop(state: RetryCallState) -> bool:
         if state.attempt_number >= rs.max_attempts or breaker.state == "open":
             return True
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ProviderError) and (exc.retry_after or 0) > rs.retry_after_cap_s:
+            return True  # asked to wait longer than we will: fall back now, don't hammer it
         return time.monotonic() + next_delay(state) >= req.deadline
 
     async def before_sleep(state: RetryCallState) -> None:
@@ -85,16 +105,20 @@ async def _one_attempt(
     req: ProviderRequest, number: int,
 ) -> ProviderResult:
     rec = live.rec
+    remaining = req.deadline - time.monotonic()
+    if remaining <= 0:  # not an attempt: nothing is sent, nothing is counted
+        raise PermanentProviderError("no time left before the job's deadline",
+                                     provider=provider.name)
     rec.attempts += 1
     engine._emit(JobEvent("attempt", rec.id, rec, provider=provider.name, attempt=number))
     acc = Attempt()
     t0 = time.monotonic()
     outcome, error = "ok", None
+    counted = True
     try:
-        remaining = req.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TransientProviderError("no time left before the job's deadline")
-        return await asyncio.wait_for(provider.run(req, acc), timeout=remaining)
+        # adapters bound their own work by req.deadline; this grace lets them report
+        # their own error and clean up (e.g. cancel upstream) before we cut them off
+        return await asyncio.wait_for(provider.run(req, acc), timeout=remaining + ATTEMPT_GRACE_S)
     except TimeoutError:
         outcome, error = "timeout", "timed out"
         raise TransientProviderError("timed out", provider=provider.name) from None
@@ -110,6 +134,7 @@ async def _one_attempt(
         raise
     except ProviderError as exc:
         outcome, error = "permanent", exc.reason
+        counted = counts_against_provider(exc)
         raise
     except asyncio.CancelledError:
         outcome, error = "canceled", "canceled"
@@ -120,18 +145,19 @@ async def _one_attempt(
         raise PermanentProviderError(error, provider=provider.name) from None
     finally:
         latency = int((time.monotonic() - t0) * 1000)
-        await _account(engine, live, provider, breaker, acc, number, outcome, error, latency)
+        await _account(engine, live, provider, breaker, acc, number, outcome, error, latency,
+                       counted)
 
 
 async def _account(
     engine: Engine, live: _Live, provider: Provider, breaker: CircuitBreaker, acc: Attempt,
-    number: int, outcome: str, error: str | None, latency: int,
+    number: int, outcome: str, error: str | None, latency: int, counted: bool = True,
 ) -> None:
     rec = live.rec
     opened = False
-    if outcome == "ok":
+    if outcome == "ok" or (outcome == "permanent" and not counted):
         was_open = breaker.opened_at is not None
-        breaker.record_success()
+        breaker.record_success()  # the provider answered properly, even if it said no
         if was_open:
             await _persist_breaker(engine, provider.name, breaker)
     elif outcome in ("transient", "permanent", "timeout"):

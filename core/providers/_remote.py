@@ -119,12 +119,13 @@ def open_output_image(data: bytes, provider: str, *, request_id: str | None = No
         raise bad("too large")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # the size is checked against our own cap before any pixel is decoded
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img: Image.Image = Image.open(io.BytesIO(data))
             if img.width * img.height > MAX_OUTPUT_PIXELS:
                 raise bad(f"{img.width}x{img.height} pixels")
             img.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (UnidentifiedImageError, Image.DecompressionBombError):
         raise bad("not an image format Pillow can read") from None
     except (OSError, ValueError, SyntaxError):
         raise bad("truncated or corrupt") from None

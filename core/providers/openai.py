@@ -19,6 +19,7 @@ import base64
 import binascii
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 import openai
@@ -89,6 +90,8 @@ class OpenAIProvider(Provider):
         self._cfg = settings.providers.openai
         self._key = settings.secrets.openai_api_key
         self._client: AsyncOpenAI | None = None
+        # jobs whose prompt already passed moderation (retries do not ask again)
+        self._passed: OrderedDict[str, None] = OrderedDict()
 
     def available(self) -> tuple[bool, str]:
         if self._key is None:
@@ -145,6 +148,9 @@ class OpenAIProvider(Provider):
         return min(self._cfg.timeout_s, left)
 
     async def _moderate(self, req: ProviderRequest, prompt: str) -> None:
+        passed_key = f"{req.idempotency_key}:{prompt_ref(prompt)}"
+        if passed_key in self._passed:
+            return
         try:
             resp = await self._sdk().moderations.create(
                 model=MODERATION_MODEL, input=prompt, timeout=self._timeout(req)
@@ -155,6 +161,9 @@ class OpenAIProvider(Provider):
             raise PermanentProviderError("moderation: malformed response", provider=NAME) from None
         flagged = [r for r in resp.results if r.flagged]
         if not flagged:
+            self._passed[passed_key] = None
+            while len(self._passed) > 1000:
+                self._passed.popitem(last=False)
             return
         cats = sorted(
             {k for r in flagged for k, v in r.categories.model_dump(by_alias=True).items() if v}

@@ -119,6 +119,7 @@ class ReplicateProvider(Provider):
         self._token = settings.secrets.replicate_api_token
         self._client: replicate.Client | None = None
         self._downloads: httpx.AsyncClient | None = None
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     def available(self) -> tuple[bool, str]:
         if self._token is None:
@@ -153,6 +154,8 @@ class ReplicateProvider(Provider):
         return self._downloads
 
     async def aclose(self) -> None:
+        if self._cleanups:
+            await asyncio.wait(self._cleanups, timeout=6.0)
         if self._client is not None:
             await self._client._async_client.aclose()
             self._client = None
@@ -196,10 +199,8 @@ class ReplicateProvider(Provider):
             raise translate(exc, call, attempt.request_id) from None
         finally:
             _CALL.reset(token)
-            if pred_id is not None:
-                await self._cancel(pred_id)
-            for fid in file_id:
-                await self._delete_file(fid)
+            if pred_id is not None or file_id:
+                await self._clean_up(pred_id, file_id)
 
     # -- tool inputs -------------------------------------------------------
 
@@ -320,11 +321,30 @@ class ReplicateProvider(Provider):
             "prediction was canceled upstream", provider=NAME, request_id=rid
         )
 
+    async def _clean_up(self, pred_id: str | None, file_ids: list[str]) -> None:
+        """Cancel an unfinished prediction (it bills by the second) and delete uploads.
+
+        Runs as its own task: when the job itself is being canceled (the member
+        pressed Cancel, or the engine's timeout fired), awaiting in this task
+        would be interrupted before the cancel request is sent.
+        """
+
+        async def work() -> None:
+            if pred_id is not None:
+                await self._cancel(pred_id)
+            for fid in file_ids:
+                await self._delete_file(fid)
+
+        task = asyncio.get_running_loop().create_task(work())
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        await asyncio.shield(task)
+
     async def _cancel(self, pred_id: str) -> None:
         try:
             async with asyncio.timeout(5.0):
                 await self._sdk().predictions.async_cancel(pred_id)
-            log.info("replicate prediction=%s canceled at the deadline", pred_id)
+            log.info("replicate prediction=%s canceled upstream", pred_id)
         except (
             ReplicateError,
             httpx.HTTPError,

@@ -96,7 +96,7 @@ async def test_transient_errors_retry_then_succeed(engine_factory, photo_png) ->
     assert result.ok and result.provider == "replicate" and len(remote.calls) == 3
     assert remote.calls[2] - remote.calls[1] >= 0.29  # Retry-After honoured
     retrying = [e for e in events if e.kind == "retrying"]
-    assert [e.attempt for e in retrying] == [1, 2] and retrying[1].delay_s == pytest.approx(0.3)
+    assert [e.attempt for e in retrying] == [1, 2] and 0.3 <= retrying[1].delay_s <= 0.33
     rows = await engine.db.fetchall("SELECT outcome FROM provider_attempts ORDER BY id")
     assert [r[0] for r in rows] == ["transient", "transient", "ok"]
 
@@ -318,10 +318,26 @@ async def test_deadline_fails_and_refunds(engine_factory, photo_png) -> None:
                                   jobs__deadline_s=0.3)
     t0 = time.monotonic()
     result = await engine.run(crop(photo_png))
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 4  # the deadline plus the adapter's clean-up grace
     assert result.status == "failed" and result.balance == 10
     rec = await engine.get_job(result.job_id)
     assert rec.error_type == "AllProvidersFailed"
     rows = await engine.db.fetchall("SELECT outcome FROM provider_attempts")
     assert rows and rows[0][0] == "timeout"
     assert json.loads(json.dumps(await engine.stats()))["tools"]
+
+
+async def test_input_caused_errors_do_not_open_the_breaker(engine_factory, photo_png) -> None:
+    bad_input = [PermanentProviderError("422 unprocessable", status=422) for _ in range(4)]
+    remote = ScriptedRemote("replicate", bad_input)
+    engine = await engine_factory({"replicate": remote, "local": ScriptedLocal()},
+                                  tools__crop__providers=["replicate", "local"],
+                                  breaker__failure_threshold=2)
+    for i in range(4):
+        assert (await engine.run(crop(photo_png + bytes([i])))).provider == "local"
+    assert len(remote.calls) == 4 and engine.breakers["replicate"].state == "closed"
+    # an account-level failure does count
+    remote.errors = [PermanentProviderError("402 out of credits", status=402)] * 2
+    for i in range(2):
+        await engine.run(crop(photo_png + bytes([10 + i])))
+    assert engine.breakers["replicate"].state == "open"

@@ -44,7 +44,7 @@ RATIOS: dict[str, tuple[int, int]] = {
     "4:3": (4, 3),
 }
 WORK_SIDE = 512  # analysis resolution (long side)
-FACE_SIDE = 960  # face detection resolution (long side): small faces need pixels
+FACE_SIDE = 800  # face detection resolution (long side): small faces need pixels
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 (working pixels)
 
 
@@ -145,13 +145,15 @@ def _resized(img: Image.Image, side: int) -> np.ndarray:
 
 def _border_distinctness(lab: np.ndarray) -> np.ndarray:
     """How unlike the border colours each pixel is (needs to differ from ≥ 3 edges)."""
+    full = lab.shape[1], lab.shape[0]
+    lab = cv2.resize(lab, (max(1, full[0] // 2), max(1, full[1] // 2)), interpolation=cv2.INTER_AREA)
     h, w = lab.shape[:2]
     t = max(2, min(h, w) // 25)
     sides = [lab[:t], lab[-t:], lab[:, :t], lab[:, -t:]]
     flat = lab.reshape(-1, 3)
     dists = np.stack([_distance_to_colours(flat, s.reshape(-1, 3)) for s in sides])
-    d = np.sort(dists, axis=0)[1].reshape(h, w)
-    return np.clip(d / 40.0, 0.0, 1.0).astype(np.float32)
+    d = np.sort(dists, axis=0)[1].reshape(h, w).astype(np.float32)
+    return cv2.resize(np.clip(d / 40.0, 0.0, 1.0), full, interpolation=cv2.INTER_LINEAR)
 
 
 def _distance_to_colours(pixels: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -209,20 +211,20 @@ def _subject_parts(subject: np.ndarray) -> list[tuple[Box, float]]:
 
 def detect_faces(img: Image.Image, scale: float) -> list[Box]:
     """Head boxes (working pixels) from Haar cascades: frontal, and profile both ways."""
-    gray = cv2.equalizeHist(cv2.cvtColor(_resized(img, FACE_SIDE), cv2.COLOR_RGB2GRAY))
+    gray = cv2.cvtColor(_resized(img, FACE_SIDE), cv2.COLOR_RGB2GRAY)
     f = gray.shape[1] / img.size[0]
     min_side = max(20, min(gray.shape) // 40)
-    found = [tuple(b) for b in _detect(gray, "frontalface_alt2", 5, min_side)]
-    found += [tuple(b) for b in _detect(gray, "profileface", 6, min_side)]
-    for x, y, w, h in _detect(cv2.flip(gray, 1), "profileface", 6, min_side):
+    found = [tuple(b) for b in _detect(gray, "frontalface_alt2", 1.1, 5, min_side)]
+    found += [tuple(b) for b in _detect(gray, "profileface", 1.25, 6, min_side)]
+    for x, y, w, h in _detect(cv2.flip(gray, 1), "profileface", 1.25, 6, min_side):
         found.append((gray.shape[1] - x - w, y, w, h))
     heads = [_head(b, scale / f) for b in found]
     return _merge_boxes(heads)
 
 
-def _detect(gray: np.ndarray, name: str, neighbours: int, min_side: int) -> np.ndarray:
+def _detect(gray: np.ndarray, name: str, step: float, neighbours: int, min_side: int) -> np.ndarray:
     cascade = _cascade(name)
-    boxes = cascade.detectMultiScale(gray, 1.1, neighbours, minSize=(min_side, min_side))
+    boxes = cascade.detectMultiScale(gray, step, neighbours, minSize=(min_side, min_side))
     return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
 
 

@@ -41,6 +41,7 @@ NEUTRAL_CHROMA = 10.0  # CIELAB C* below this reads as grey/black/white
 DARK_L = 10.0  # below this L*, colour is hardly perceptible: treat as neutral
 MOSTLY_NEUTRAL = 0.10  # if fewer than 10 % of pixels carry colour, keep neutrals
 MERGE_DE = 2.0  # clusters closer than this (CIEDE2000) are one colour to the eye
+SPECK = 0.005  # clusters under 0.5 % of the pixels are edge blends/JPEG ringing: folded in
 SEED = 0
 
 ImageInput = bytes | Image.Image
@@ -104,7 +105,7 @@ def analyse_palette(
             lab, counts = lab[~neutral], counts[~neutral]
         else:
             mostly_neutral = True
-    centres, weights = _cluster(lab, counts.astype(np.float64), n)
+    centres, weights = _fold_specks(*_cluster(lab, counts.astype(np.float64), n))
     return PaletteAnalysis(_swatches(centres, weights), mostly_neutral, neutral_share)
 
 
@@ -159,10 +160,33 @@ def _cluster(lab: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, 
     if len(lab) <= n:
         return _merge_close(lab.copy(), weights)
     km = KMeans(n_clusters=n, n_init=2, random_state=SEED, max_iter=100, tol=1e-3)
-    labels = km.fit_predict(lab, sample_weight=weights)
+    with _single_thread():  # a few thousand points: threads only add spin-waiting under load
+        labels = km.fit_predict(lab, sample_weight=weights)
     totals = np.bincount(labels, weights=weights, minlength=n)
     keep = totals > 0
     return _merge_close(km.cluster_centers_[keep], totals[keep])
+
+
+@lru_cache(maxsize=1)
+def _threadpools() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _single_thread() -> Any:
+    return _threadpools().limit(limits=1)
+
+
+def _fold_specks(centres: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Give the pixels of tiny clusters to their nearest real colour (CIEDE2000)."""
+    small = totals < SPECK * totals.sum()
+    if not small.any() or small.all():
+        return centres, totals
+    big_c, big_w = centres[~small], totals[~small].copy()
+    for j, w in zip(nearest_ciede2000(centres[small], big_c), totals[small], strict=True):
+        big_w[j] += w
+    return big_c, big_w
 
 
 def nearest_ciede2000(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -106,8 +106,8 @@ def _segment(
     if selfie is None:
         return mask, "isnet", ISNET, f"selfie model not installed: ISNet only ({FETCH_HINT})"
     person = selfie_mask(selfie, rgb)
-    if float(person.mean()) < 0.01:
-        return mask, "isnet", ISNET, "no person found: kept the main subject"
+    if not looks_like_person(person):
+        return mask, "isnet", ISNET, "no clear person found: cut out the main subject instead"
     return combine_person(mask, person), "isnet+selfie", f"{ISNET}+{SELFIE}", None
 
 
@@ -135,6 +135,20 @@ def selfie_mask(model: object, rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def looks_like_person(person: np.ndarray) -> bool:
+    """Trust the selfie mask only when it is decisive.
+
+    On people it is near 0 or 1 almost everywhere (>= 0.94 of pixels, mean
+    confidence inside >= 0.95 on astronaut/camera); on cats or cups it is
+    mushy (0.82-0.86), and gating ISNet with it would cut the subject apart.
+    """
+    fg = person > 0.5
+    if fg.mean() < 0.01:
+        return False
+    decisive = float(((person > 0.8) | (person < 0.2)).mean())
+    return decisive >= 0.9 and float(person[fg].mean()) >= 0.9
+
+
 def combine_person(isnet: np.ndarray, person: np.ndarray) -> np.ndarray:
     """Keep ISNet's edges inside a (generous) person gate; fill what ISNet missed.
 
@@ -147,7 +161,9 @@ def combine_person(isnet: np.ndarray, person: np.ndarray) -> np.ndarray:
     hard = (person > 0.5).astype(np.uint8)
     gate = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     gate_f = cv2.GaussianBlur(gate.astype(np.float32), (k, k), 0)
-    core = cv2.erode((person > 0.9).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    core = cv2.erode(
+        (person > 0.9).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    )
     return np.maximum(isnet * gate_f, core.astype(np.float32))
 
 
@@ -170,7 +186,7 @@ def guided_filter_coefficients(
     mean_i = _box(guide, r)
     mean_p = _box(src, r)
     cov_ip = _box(guide * src[..., None], r) - mean_i * mean_p[..., None]
-    var = np.empty(guide.shape[:2] + (3, 3), np.float32)
+    var = np.empty((*guide.shape[:2], 3, 3), np.float32)
     for i in range(3):
         for j in range(i, 3):
             v = _box(guide[..., i] * guide[..., j], r) - mean_i[..., i] * mean_i[..., j]
@@ -187,7 +203,11 @@ def refine_mask(rgb: np.ndarray, mask: np.ndarray, how: Refinement) -> np.ndarra
     scale = min(1.0, REFINE_MAX_SIDE / max(h, w))
     sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
     guide_full = rgb.astype(np.float32) / 255.0
-    guide = guide_full if scale == 1.0 else cv2.resize(guide_full, (sw, sh), interpolation=cv2.INTER_AREA)
+    guide = (
+        guide_full
+        if scale == 1.0
+        else cv2.resize(guide_full, (sw, sh), interpolation=cv2.INTER_AREA)
+    )
     src = mask if scale == 1.0 else cv2.resize(mask, (sw, sh), interpolation=cv2.INTER_AREA)
     a, b = guided_filter_coefficients(guide, src.astype(np.float32), how.radius, how.eps)
     if scale != 1.0:
@@ -230,7 +250,7 @@ def grabcut_mask(rgb: np.ndarray) -> np.ndarray:
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
-    cv2.grabCut(bgr, seeds, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(bgr, seeds, (0, 0, 0, 0), bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
     fg = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     fg = _clean_components(fg)
     soft = cv2.GaussianBlur(fg.astype(np.float32), (3, 3), 0)
@@ -243,14 +263,23 @@ def _grabcut_seeds(small: np.ndarray) -> np.ndarray:
     sh, sw = small.shape[:2]
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     b = max(2, round(0.03 * min(sh, sw)))
-    border = np.concatenate([lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3),
-                             lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3)])
+    border = np.concatenate(
+        [
+            lab[:b].reshape(-1, 3),
+            lab[-b:].reshape(-1, 3),
+            lab[:, :b].reshape(-1, 3),
+            lab[:, -b:].reshape(-1, 3),
+        ]
+    )
     k = min(6, len(border))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
-    _, _, centres = cv2.kmeans(border, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    labels = np.zeros((len(border), 1), np.int32)
+    _, _, centres = cv2.kmeans(border, k, labels, criteria, 2, cv2.KMEANS_PP_CENTERS)
     dist = np.min(np.linalg.norm(lab[:, :, None, :] - centres[None, None], axis=-1), axis=-1)
     dist = cv2.GaussianBlur(dist, (5, 5), 0)
-    spread = float(np.percentile(np.linalg.norm(border[:, None] - centres[None], axis=-1).min(-1), 95))
+    spread = float(
+        np.percentile(np.linalg.norm(border[:, None] - centres[None], axis=-1).min(-1), 95)
+    )
     seeds = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
     seeds[dist > max(12.0, 1.5 * spread)] = cv2.GC_PR_FGD
     seeds[dist > max(30.0, 3.0 * spread)] = cv2.GC_FGD
@@ -267,8 +296,10 @@ def _clean_components(fg: np.ndarray) -> np.ndarray:
     keep = 1 + np.flatnonzero(areas >= 0.05 * areas.sum())
     out = np.isin(labels, keep).astype(np.uint8)
     inv = (1 - out).astype(np.uint8)
-    n_bg, bg_labels, _, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-    edge_labels = set(np.unique(np.concatenate([bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]])))
+    _, bg_labels, _, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+    edge_labels = set(
+        np.unique(np.concatenate([bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]]))
+    )
     holes = (inv == 1) & ~np.isin(bg_labels, list(edge_labels))
     out[holes] = 1
     return out

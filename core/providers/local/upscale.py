@@ -1,0 +1,214 @@
+"""Local upscaling: Real-ESRGAN on the CPU through ncnn, tiled.
+
+Why this shape:
+- The compact `realesr-animevideov3` networks (x2, x4) are fast enough on two
+  cores for everyday use; `realesrgan-x4plus` restores more detail but costs
+  ~40x more, so it runs when the operator asks for `best` quality or when the
+  input is small enough (<= 256x256) for it to finish in seconds.
+- Tiles with overlapping context keep memory bounded whatever the input size,
+  and every tile's margin is thrown away so no seams show.
+- The result is exactly scale x the input: a x4 network used for a 2x request
+  is followed by an area downscale. Alpha is upscaled separately with Lanczos.
+- With no weights, Lanczos plus an unsharp mask runs instead and the note
+  says so: it is a resampler, not super-resolution.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from core.config import Settings
+from core.errors import InvalidInput, PermanentProviderError
+from core.models import FETCH_HINT, ModelStore, get_store
+from core.providers.base import OutputFile, ProviderRequest, ProviderResult
+from core.tools.base import UpscaleParams
+
+BEST = "realesrgan-x4plus"
+FAST = {2: "realesr-animevideov3-x2", 4: "realesr-animevideov3-x4"}
+SMALL_INPUT_PIXELS = 256 * 256  # at or below this, x4plus is affordable (~13 s on 2 cores)
+MAX_OUTPUT_PIXELS = 8192 * 8192  # beyond this the PNG alone would be hundreds of MB
+FALLBACK = "lanczos+unsharp"
+FALLBACK_NOTE = f"model not installed: Lanczos + unsharp-mask resampling, not AI ({FETCH_HINT})"
+
+
+@dataclass(frozen=True)
+class Network:
+    """How to run one Real-ESRGAN ncnn model."""
+
+    name: str
+    scale: int  # the network's own factor
+    tile: int  # input pixels per tile side; bounds memory (x4plus: ~1.1 GB at 128)
+    pad: int  # context pixels around each tile, cropped away after
+
+
+NETWORKS: dict[str, Network] = {
+    "realesr-animevideov3-x2": Network("realesr-animevideov3-x2", 2, 256, 12),
+    "realesr-animevideov3-x4": Network("realesr-animevideov3-x4", 4, 256, 12),
+    "realesrgan-x4plus": Network("realesrgan-x4plus", 4, 128, 16),
+}
+
+
+def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
+    """Upscale `req.image` by 2 or 4; the output is exactly scale x the input."""
+    if req.image is None:
+        raise InvalidInput("upscale needs an image.", field="image")
+    scale = req.params.scale if isinstance(req.params, UpscaleParams) else 2
+    rgb, alpha = _split(req.image)
+    h, w = rgb.shape[:2]
+    if w * h * scale * scale > MAX_OUTPUT_PIXELS:
+        raise InvalidInput(
+            f"Invalid `image`: {w}x{h} upscaled {scale}x would be {w * scale}x{h * scale}, "
+            f"over the {MAX_OUTPUT_PIXELS // 1_000_000} MP limit; send a smaller image.",
+            field="image",
+        )
+    store = get_store(settings)
+    req.progress(0.02, "loading model")
+    net_spec, net = _pick_network(store, scale, w * h, settings.models.upscale_quality)
+    if net is None or net_spec is None:
+        out, method, model, note = lanczos_unsharp(rgb, scale), FALLBACK, None, FALLBACK_NOTE
+    else:
+        out = upscale_tiled(net, net_spec, rgb, _progress_until(req))
+        if net_spec.scale != scale:
+            out = cv2.resize(out, (w * scale, h * scale), interpolation=cv2.INTER_AREA)
+        method, model, note = net_spec.name, net_spec.name, None
+    req.progress(0.95, "encoding PNG")
+    if alpha is not None:
+        alpha = _resize_lanczos(alpha, w * scale, h * scale)
+    png = _encode_png(out, alpha)
+    return ProviderResult(
+        files=[OutputFile("upscaled.png", png, "image/png")],
+        data={"width": w * scale, "height": h * scale, "scale": scale, "method": method},
+        note=note,
+        model=model,
+    )
+
+
+def preferred_networks(scale: int, pixels: int, quality: str) -> list[str]:
+    """Networks to try in order: best quality first when asked for or cheap enough."""
+    if quality == "best" or pixels <= SMALL_INPUT_PIXELS:
+        return [BEST, FAST[scale], FAST[4]] if scale == 2 else [BEST, FAST[4]]
+    # a x2 network cannot make 4x exactly in one pass; keep x4plus as the last resort
+    return [FAST[2], FAST[4], BEST] if scale == 2 else [FAST[4], BEST]
+
+
+def _pick_network(
+    store: ModelStore, scale: int, pixels: int, quality: str
+) -> tuple[Network | None, object | None]:
+    for name in dict.fromkeys(preferred_networks(scale, pixels, quality)):
+        net = store.ncnn_net(name)
+        if net is not None:
+            return NETWORKS[name], net
+    return None, None
+
+
+def _progress_until(req: ProviderRequest) -> Callable[[float], None]:
+    """Per-tile progress that also stops work once the job's deadline has passed."""
+
+    def tick(fraction: float) -> None:
+        if time.monotonic() > req.deadline:
+            raise PermanentProviderError(
+                "local upscale ran past the job deadline", provider="local"
+            )
+        req.progress(0.05 + 0.9 * fraction, f"upscaling ({round(100 * fraction)} %)")
+
+    return tick
+
+
+# --------------------------------------------------------------------------- network
+
+
+def upscale_tiled(
+    net: object, spec: Network, rgb: np.ndarray, tick: Callable[[float], None] = lambda _f: None
+) -> np.ndarray:
+    """Run the network tile by tile; each tile sees `pad` pixels of real context."""
+    h, w = rgb.shape[:2]
+    s, t, p = spec.scale, spec.tile, spec.pad
+    out = np.empty((h * s, w * s, 3), np.uint8)
+    boxes = [(y, x) for y in range(0, h, t) for x in range(0, w, t)]
+    for i, (y0, x0) in enumerate(boxes):
+        y1, x1 = min(y0 + t, h), min(x0 + t, w)
+        py0, px0, py1, px1 = max(0, y0 - p), max(0, x0 - p), min(h, y1 + p), min(w, x1 + p)
+        tile = run_network(net, rgb[py0:py1, px0:px1])
+        oy, ox = (y0 - py0) * s, (x0 - px0) * s
+        out[y0 * s : y1 * s, x0 * s : x1 * s] = tile[
+            oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s
+        ]
+        tick((i + 1) / len(boxes))
+    return out
+
+
+def run_network(net: object, rgb: np.ndarray) -> np.ndarray:
+    """One forward pass: RGB uint8 HxWx3 in, RGB uint8 (sH)x(sW)x3 out.
+
+    Tiny inputs are edge-padded to 16 px first (the network's convolutions
+    need some room) and cropped back after.
+    """
+    import ncnn
+
+    h, w = rgb.shape[:2]
+    ph, pw = max(0, 16 - h), max(0, 16 - w)
+    if ph or pw:
+        rgb = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    x = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) * (1.0 / 255.0)
+    ex = net.create_extractor()  # type: ignore[attr-defined]
+    ex.input("data", ncnn.Mat(x))
+    ret, y = ex.extract("output")
+    if ret != 0:
+        raise PermanentProviderError(f"ncnn inference failed (code {ret})", provider="local")
+    arr = np.array(y)
+    out = np.clip(arr.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    s = out.shape[0] // rgb.shape[0]
+    return out[: h * s, : w * s]
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+def lanczos_unsharp(rgb: np.ndarray, scale: int) -> np.ndarray:
+    """Lanczos resampling, then an unsharp mask on luminance only (no colour fringes).
+
+    The mask's radius grows with the scale (the blur a resampler leaves does
+    too); a small threshold keeps flat areas and noise from being amplified.
+    """
+    h, w = rgb.shape[:2]
+    up = cv2.resize(rgb, (w * scale, h * scale), interpolation=cv2.INTER_LANCZOS4)
+    ycc = cv2.cvtColor(up, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    y = ycc[..., 0]
+    detail = y - cv2.GaussianBlur(y, (0, 0), 0.5 * scale)
+    detail = np.where(np.abs(detail) > 2.0, detail, 0.0)
+    ycc[..., 0] = y + 0.8 * detail
+    return cv2.cvtColor(np.clip(ycc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+
+
+# --------------------------------------------------------------------------- image I/O
+
+
+def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = rgba[..., 3]
+        return np.ascontiguousarray(rgba[..., :3]), (alpha.copy() if alpha.min() < 255 else None)
+    return np.asarray(image.convert("RGB")), None
+
+
+def _resize_lanczos(channel: np.ndarray, w: int, h: int) -> np.ndarray:
+    up = cv2.resize(channel.astype(np.float32), (w, h), interpolation=cv2.INTER_LANCZOS4)
+    return np.clip(up + 0.5, 0, 255).astype(np.uint8)
+
+
+def _encode_png(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
+    img = (
+        Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+        if alpha is not None
+        else Image.fromarray(rgb, "RGB")
+    )
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
