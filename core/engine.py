@@ -618,6 +618,12 @@ class Engine:
     async def get_job(self, job_id: str) -> JobRecord | None:
         return await jobrows.get_job(self.db, job_id)
 
+    async def record_delivery(
+        self, job_id: str, channel_id: str, message_id: str, url: str | None = None
+    ) -> None:
+        """Remember where a job's result was posted (for /history links after restarts)."""
+        await jobrows.record_delivery(self.db, job_id, channel_id, message_id, url)
+
     async def history(self, guild: str, member: str, limit: int = 10) -> list[JobRecord]:
         return await jobrows.history(self.db, guild, member, limit)
 

@@ -48,6 +48,7 @@ class JobRecord:
     started_at: float | None = None
     finished_at: float | None = None
     owner: str | None = None
+    result_url: str | None = None  # where the result was delivered (a message link)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> JobRecord:
@@ -60,7 +61,7 @@ class JobRecord:
             attempts=d["attempts"], error_type=d["error_type"], error_message=d["error_message"],
             note=d["note"], result_files=json.loads(d["result_files"] or "[]"),
             result_data=json.loads(d["result_data"] or "{}"), started_at=d["started_at"],
-            finished_at=d["finished_at"], owner=d["owner"],
+            finished_at=d["finished_at"], owner=d["owner"], result_url=d.get("result_url"),
         )
 
 
@@ -142,6 +143,16 @@ async def finish_job_in(conn: aiosqlite.Connection, rec: JobRecord) -> None:
         "note = ?, result_files = ?, result_data = ?, finished_at = ? WHERE id = ?",
         (rec.state, rec.provider, rec.attempts, rec.error_type, rec.error_message, rec.note,
          json.dumps(rec.result_files), json.dumps(rec.result_data), rec.finished_at, rec.id),
+    )
+
+
+async def record_delivery(
+    db: Database, job_id: str, channel_id: str, message_id: str, url: str | None
+) -> None:
+    await db.execute(
+        "UPDATE jobs SET result_channel_id = ?, result_message_id = ?, result_url = ? "
+        "WHERE id = ?",
+        (channel_id, message_id, url, job_id),
     )
 
 

@@ -1,0 +1,192 @@
+"""Crop benchmark: the local smart crop vs smartcrop.py 0.5.0 and a centre crop.
+
+    .venv/bin/python benchmarks/crop.py               # writes benchmarks/results/crop.md
+
+A labelled set is built from scikit-image's bundled pictures (no download):
+subjects with known boxes (photo crops, the alpha-cut logo, drawn shapes) and the
+astronaut (head box known) composited at varied, mostly off-centre positions on
+wide and tall backgrounds (plain, gradient, blurred photo, grass, gravel, noise),
+cropped to all four ratios. Scores: mean share of the subject box kept, share of
+subjects kept whole, share of faces kept whole.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+from skimage import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.providers.local.crop import RATIOS, choose_crop, window_size  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "crop.md"
+HEAD = (152, 14, 302, 200)  # the astronaut's head in skimage's 512×512 picture
+Box = tuple[float, float, float, float]
+CropBox = tuple[int, int, int, int]
+
+
+@dataclass
+class Case:
+    image: Image.Image
+    ratio: str
+    subject: Box  # x0, y0, x1, y1
+    face: bool  # the subject is a head that should be kept whole
+    label: str
+
+
+def backgrounds(rng: np.random.Generator, size: tuple[int, int], kind: str) -> Image.Image:
+    w, h = size
+    if kind == "plain":
+        return Image.new("RGB", size, tuple(int(v) for v in rng.integers(150, 235, 3)))
+    if kind == "gradient":
+        c1, c2 = rng.integers(40, 230, 3), rng.integers(40, 230, 3)
+        t = np.linspace(0, 1, w)[None, :, None]
+        return Image.fromarray(np.broadcast_to(c1 + (c2 - c1) * t, (h, w, 3)).astype(np.uint8))
+    if kind == "noise":
+        small = rng.normal(128, 30, (max(2, h // 12), max(2, w // 12), 3)).clip(0, 255)
+        return Image.fromarray(small.astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
+    if kind == "blurred photo":
+        src = Image.fromarray(data.coffee() if rng.random() < 0.5 else data.hubble_deep_field())
+        return src.resize(size).filter(ImageFilter.GaussianBlur(25))
+    tex = data.grass() if kind == "grass" else data.gravel()
+    return Image.fromarray(tex).convert("RGB").resize(size)
+
+
+def subjects() -> list[tuple[str, Image.Image]]:
+    """Cut-outs with a box that is the subject (RGBA where a mask is known)."""
+    out = [
+        ("rocket", Image.fromarray(data.rocket()[40:400, 230:420])),
+        ("cat", Image.fromarray(data.chelsea()[20:280, 90:330])),
+        ("coffee cup", Image.fromarray(data.coffee()[20:340, 70:470])),
+        ("motorcycle", Image.fromarray(data.stereo_motorcycle()[0][60:460, 80:680])),
+        ("logo", Image.fromarray(data.logo())),
+    ]
+    star = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    pts = [(150 + (140 if k % 2 == 0 else 60) * np.cos(np.pi * k / 5 - np.pi / 2),
+            150 + (140 if k % 2 == 0 else 60) * np.sin(np.pi * k / 5 - np.pi / 2)) for k in range(10)]
+    ImageDraw.Draw(star).polygon(pts, fill=(230, 40, 60, 255), outline=(20, 20, 20, 255))
+    out.append(("star", star))
+    return out
+
+
+def build_cases(n: int = 120, seed: int = 1) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    subs = subjects()
+    kinds = ["plain", "gradient", "noise", "blurred photo", "grass", "gravel"]
+    shapes = [(1800, 760), (2000, 900), (1600, 800), (760, 1800), (900, 2000), (800, 1600)]
+    astronaut = Image.fromarray(data.astronaut())
+    cases = []
+    for i in range(n):
+        size = shapes[i % len(shapes)]
+        bg = backgrounds(rng, size, kinds[(i // len(shapes)) % len(kinds)])
+        ratio = list(RATIOS)[i % 4]
+        face = i % 3 == 0
+        if face:
+            name, sub = "astronaut", astronaut
+        else:
+            name, sub = subs[int(rng.integers(len(subs)))]
+        cases.append(_place(rng, bg, sub, name, ratio, face))
+    return cases
+
+
+def _place(rng: np.random.Generator, bg: Image.Image, sub: Image.Image, name: str, ratio: str, face: bool) -> Case:
+    W, H = bg.size
+    ww, wh = window_size(W, H, ratio)
+    scale = rng.uniform(0.45, 0.8) * min(ww / sub.width, wh / sub.height)
+    sub = sub.resize((max(8, round(sub.width * scale)), max(8, round(sub.height * scale))))
+    # positions along the whole free axis, biased away from the centre
+    u = rng.choice([rng.uniform(0.0, 0.3), rng.uniform(0.7, 1.0), rng.uniform(0.0, 1.0)])
+    v = rng.uniform(0.0, 1.0)
+    x, y = round(u * (W - sub.width)), round(v * (H - sub.height))
+    mask = sub.getchannel("A") if sub.mode == "RGBA" else None
+    bg.paste(sub.convert("RGB"), (x, y), mask)
+    if face:
+        k = sub.width / 512
+        box = (x + HEAD[0] * k, y + HEAD[1] * k, x + HEAD[2] * k, y + HEAD[3] * k)
+    else:
+        x0, y0, x1, y1 = mask.getbbox() if mask is not None and mask.getbbox() else (0, 0, sub.width, sub.height)
+        box = (x + x0, y + y0, x + x1, y + y1)
+    return Case(bg, ratio, box, face, f"{name} on {W}×{H} → {ratio}")
+
+
+def kept(crop: CropBox, box: Box) -> float:
+    x, y, w, h = crop
+    ix = max(0.0, min(x + w, box[2]) - max(x, box[0]))
+    iy = max(0.0, min(y + h, box[3]) - max(y, box[1]))
+    return ix * iy / ((box[2] - box[0]) * (box[3] - box[1]))
+
+
+def ours_auto(c: Case) -> CropBox:
+    return choose_crop(c.image, c.ratio, "auto")[0]
+
+
+def ours_focus(c: Case) -> CropBox:
+    return choose_crop(c.image, c.ratio, "face" if c.face else "product")[0]
+
+
+def centre(c: Case) -> CropBox:
+    return choose_crop(c.image, c.ratio, "center")[0]
+
+
+def smartcrop_py(c: Case) -> CropBox:
+    import smartcrop
+
+    a, b = RATIOS[c.ratio]
+    top = smartcrop.SmartCrop().crop(c.image, a * 100, b * 100)["top_crop"]
+    return top["x"], top["y"], top["width"], top["height"]
+
+
+METHODS: dict[str, Callable[[Case], CropBox]] = {
+    "Luneo local, focus=auto": ours_auto,
+    "Luneo local, focus=face/product": ours_focus,
+    "smartcrop.py 0.5.0": smartcrop_py,
+    "centre crop": centre,
+}
+
+
+def main() -> None:
+    cases = build_cases()
+    lines = [
+        "# Crop benchmark",
+        "",
+        f"`.venv/bin/python benchmarks/crop.py`: {len(cases)} labelled cases "
+        f"({sum(c.face for c in cases)} with a face), wide (≈2.2:1) and tall (≈1:2.2) "
+        "backgrounds, the four ratios in turn. smartcrop.py is called the usual way "
+        "(`SmartCrop().crop(image, a*100, b*100)`, its default scales 0.9–1.0); ours always "
+        "returns the largest window at the exact ratio. "
+        f"Load average when finished: {{load:.1f}} on {os.cpu_count()} cores.",
+        "",
+        "| method | subject box kept (mean) | subjects kept whole | faces kept whole | median time |",
+        "|---|---|---|---|---|",
+    ]
+    for name, fn in METHODS.items():
+        shares, times = [], []
+        for c in cases:
+            t = time.perf_counter()
+            box = fn(c)
+            times.append(time.perf_counter() - t)
+            shares.append(kept(box, c.subject))
+        faces = [s >= 0.999 for s, c in zip(shares, cases, strict=True) if c.face]
+        whole = [s >= 0.999 for s in shares]
+        lines.append(
+            f"| {name} | {100 * statistics.mean(shares):.1f} % | {100 * statistics.mean(whole):.1f} % | "
+            f"{100 * statistics.mean(faces):.1f} % | {1000 * statistics.median(times):.0f} ms |"
+        )
+        print(lines[-1], flush=True)
+    text = "\n".join(lines).replace("{load:.1f}", f"{os.getloadavg()[0]:.1f}") + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Who may do what: moderators and admins (PRODUCT.md §2).
+
+Moderator: the server's configured moderator role, or Manage Server.
+Admin: Manage Server. Admin-only commands are also hidden by default
+permissions; the run-time check here is what actually protects them (server
+admins can change command visibility in their Integrations settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.errors import Refused
+
+T = TypeVar("T")
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    return interaction.permissions.manage_guild
+
+
+async def is_moderator(interaction: discord.Interaction) -> bool:
+    if is_admin(interaction):
+        return True
+    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+        return False
+    engine = interaction.client.engine  # type: ignore[attr-defined]
+    role_id = (await engine.guild_config.effective(str(interaction.guild_id))).moderator_role_id
+    return role_id is not None and any(str(r.id) == str(role_id) for r in interaction.user.roles)
+
+
+def moderator_only() -> Callable[[T], T]:
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if not await is_moderator(interaction):
+            raise Refused("Only moderators (the moderator role or Manage Server) can do that.")
+        return True
+
+    return app_commands.check(predicate)
+
+
+def admin_only() -> Callable[[T], T]:
+    def predicate(interaction: discord.Interaction) -> bool:
+        if not is_admin(interaction):
+            raise Refused("Only server admins (Manage Server permission) can do that.")
+        return True
+
+    return app_commands.check(predicate)
+
+
+def admin_command(obj: Any) -> Any:
+    """Hide from members by default AND refuse at run time."""
+    return app_commands.default_permissions(manage_guild=True)(admin_only()(obj))

@@ -1,0 +1,110 @@
+"""Starting and running the bot: `start_bot` (used by `studio bot` and tests)
+and `run_bot` (a whole process: logging, signals, exit status)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import discord
+import yarl
+
+from bot.client import StudioBot
+from core.config import Settings
+from core.engine import Engine
+from core.errors import ConfigError
+from core.logging import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def point_client_at(settings: Settings) -> None:
+    """Send discord.py's REST and gateway traffic to `[discord] api_base` / `gateway_url`."""
+    discord.http.Route.BASE = settings.discord.api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.gateway_url)
+
+
+async def start_bot(
+    settings: Settings, *, engine: Engine | None = None, **options: Any
+) -> StudioBot:
+    """Log in, connect and wait until the bot is ready; return it running.
+
+    The bot owns `engine` (created from `settings` when None) and closes it in
+    `bot.close()`. `options` go to `StudioBot` (e.g. `guild_ready_timeout`).
+    The gateway connection runs in `bot.connection_task`.
+    """
+    token = settings.secrets.discord_token
+    if token is None:
+        raise ConfigError("DISCORD_TOKEN is not set; put the bot token in the environment.")
+    point_client_at(settings)
+    if engine is None:
+        engine = await Engine.create(settings)
+    bot = StudioBot(engine=engine, settings=settings, **options)
+    try:
+        await bot.login(token.get_secret_value())
+        bot.connection_task = asyncio.create_task(
+            bot.connect(reconnect=True), name="discord-gateway"
+        )
+        ready = asyncio.create_task(bot.wait_until_ready())
+        await asyncio.wait({ready, bot.connection_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            exc = bot.connection_task.exception()
+            raise exc or RuntimeError("the Discord gateway closed before the bot was ready")
+    except BaseException:
+        await bot.close()
+        raise
+    return bot
+
+
+def _startup_failure(exc: BaseException) -> int:
+    """Log why the bot could not start; the exit status."""
+    if isinstance(exc, ConfigError):
+        log.error("%s", exc)
+        return 2
+    if isinstance(exc, discord.LoginFailure):
+        log.error("Discord rejected the bot token (DISCORD_TOKEN).")
+        return 1
+    log.error("could not connect to Discord: %s", exc, exc_info=exc)
+    return 1
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM or a fatal gateway error; the process exit status."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(start_bot(settings))
+    await asyncio.wait({stopper, starting}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # a signal during startup (e.g. Discord unreachable)
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        log.info("stopped before the bot was ready")
+        return 0
+    if (exc := starting.exception()) is not None:
+        stopper.cancel()
+        return _startup_failure(exc)
+    bot = starting.result()
+    assert bot.connection_task is not None
+    await asyncio.wait({stopper, bot.connection_task}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("shutting down")
+    stopper.cancel()
+    await bot.close()
+    task = bot.connection_task
+    if task.done() and not task.cancelled() and (failed := task.exception()) is not None:
+        log.error("the gateway connection failed: %s", failed)
+        return 1
+    return 0
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the bot in this process (`python -m bot`, `studio bot`)."""
+    setup_logging(settings)
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,40 @@
+"""/palette: the main colours of an image."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.render import command_description
+
+if TYPE_CHECKING:
+    from bot.client import StudioBot
+
+
+class Palette(commands.Cog):
+    def __init__(self, bot: StudioBot) -> None:
+        self.bot = bot
+        self.palette.description = command_description("palette", bot.settings)
+
+    @app_commands.command(name="palette", description="Extract a colour palette")
+    @app_commands.describe(
+        image="The image to analyse",
+        colors="How many colours (1–12, default 6)",
+        include_neutral="Keep greys, black and white in the palette (default no)",
+    )
+    async def palette(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        colors: app_commands.Range[int, 1, 12] = 6,
+        include_neutral: bool = False,
+    ) -> None:
+        params = {"colors": colors, "include_neutral": include_neutral}
+        await self.bot.jobs.start(interaction, "palette", params, image)
+
+
+async def setup(bot: StudioBot) -> None:
+    await bot.add_cog(Palette(bot))
