@@ -90,10 +90,17 @@ async def serve(settings: Settings) -> int:
         return _startup_failure(exc)
     bot = starting.result()
     assert bot.connection_task is not None
+    metrics = None
+    if settings.metrics.prometheus_port:
+        from core.metrics_server import start_metrics_server
+
+        metrics = await start_metrics_server(bot.engine.metrics, settings.metrics.prometheus_port)
     await asyncio.wait({stopper, bot.connection_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("shutting down")
     stopper.cancel()
     await bot.close()
+    if metrics is not None:
+        await metrics.cleanup()
     task = bot.connection_task
     if task.done() and not task.cancelled() and (failed := task.exception()) is not None:
         log.error("the gateway connection failed: %s", failed)
