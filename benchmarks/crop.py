@@ -26,7 +26,7 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.providers.local.crop import RATIOS, choose_crop, window_size  # noqa: E402
+from core.providers.local.crop import RATIOS, choose_crop, window_size
 
 RESULTS = Path(__file__).parent / "results" / "crop.md"
 HEAD = (152, 14, 302, 200)  # the astronaut's head in skimage's 512×512 picture
@@ -71,8 +71,13 @@ def subjects() -> list[tuple[str, Image.Image]]:
         ("logo", Image.fromarray(data.logo())),
     ]
     star = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
-    pts = [(150 + (140 if k % 2 == 0 else 60) * np.cos(np.pi * k / 5 - np.pi / 2),
-            150 + (140 if k % 2 == 0 else 60) * np.sin(np.pi * k / 5 - np.pi / 2)) for k in range(10)]
+    pts = [
+        (
+            150 + (140 if k % 2 == 0 else 60) * np.cos(np.pi * k / 5 - np.pi / 2),
+            150 + (140 if k % 2 == 0 else 60) * np.sin(np.pi * k / 5 - np.pi / 2),
+        )
+        for k in range(10)
+    ]
     ImageDraw.Draw(star).polygon(pts, fill=(230, 40, 60, 255), outline=(20, 20, 20, 255))
     out.append(("star", star))
     return out
@@ -98,7 +103,9 @@ def build_cases(n: int = 120, seed: int = 1) -> list[Case]:
     return cases
 
 
-def _place(rng: np.random.Generator, bg: Image.Image, sub: Image.Image, name: str, ratio: str, face: bool) -> Case:
+def _place(
+    rng: np.random.Generator, bg: Image.Image, sub: Image.Image, name: str, ratio: str, face: bool
+) -> Case:
     W, H = bg.size
     ww, wh = window_size(W, H, ratio)
     scale = rng.uniform(0.45, 0.8) * min(ww / sub.width, wh / sub.height)
@@ -113,7 +120,9 @@ def _place(rng: np.random.Generator, bg: Image.Image, sub: Image.Image, name: st
         k = sub.width / 512
         box = (x + HEAD[0] * k, y + HEAD[1] * k, x + HEAD[2] * k, y + HEAD[3] * k)
     else:
-        x0, y0, x1, y1 = mask.getbbox() if mask is not None and mask.getbbox() else (0, 0, sub.width, sub.height)
+        x0, y0, x1, y1 = (
+            mask.getbbox() if mask is not None and mask.getbbox() else (0, 0, sub.width, sub.height)
+        )
         box = (x + x0, y + y0, x + x1, y + y1)
     return Case(bg, ratio, box, face, f"{name} on {W}×{H} → {ratio}")
 

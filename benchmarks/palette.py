@@ -32,7 +32,7 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.providers.local.palette import extract_palette  # noqa: E402
+from core.providers.local.palette import extract_palette
 
 N = 6
 RESULTS = Path(__file__).parent / "results" / "palette.md"
@@ -134,25 +134,41 @@ def timed(fn: Callable[[bytes], Palette], raw: bytes, repeats: int) -> tuple[flo
     return statistics.median(times), result
 
 
-def run_set(images: dict[str, bytes], repeats: dict[str, int]) -> dict[str, list[tuple[str, float, float]]]:
+def run_set(
+    images: dict[str, bytes], repeats: dict[str, int]
+) -> dict[str, list[tuple[str, float, float]]]:
     rows: dict[str, list[tuple[str, float, float]]] = {t: [] for t in TOOLS}
     for tool, fn in TOOLS.items():
         fn(next(iter(images.values())))  # warm: imports, first-call set-up
         for name, raw in images.items():
             seconds, pal = timed(fn, raw, repeats.get(tool, 3))
             rows[tool].append((name, seconds, mean_delta_e(raw, pal)))
-            print(f"{tool:34s} {name:22s} {seconds * 1000:8.1f} ms  ΔE {rows[tool][-1][2]:.2f}", flush=True)
+            print(
+                f"{tool:34s} {name:22s} {seconds * 1000:8.1f} ms  ΔE {rows[tool][-1][2]:.2f}",
+                flush=True,
+            )
     return rows
 
 
 def summary(title: str, rows: dict[str, list[tuple[str, float, float]]]) -> list[str]:
     ref = min(statistics.median(s for _, s, _ in rows[p]) for p in PYLETTES)
-    lines = [f"### {title}", "", "| method | median time | speed-up vs faster warm Pylette | mean ΔE2000 |", "|---|---|---|---|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| method | median time | speed-up vs faster warm Pylette | mean ΔE2000 |",
+        "|---|---|---|---|",
+    ]
     for tool, r in rows.items():
         med = statistics.median(s for _, s, _ in r)
         de = statistics.mean(d for _, _, d in r)
         lines.append(f"| {tool} | {med * 1000:.0f} ms | {ref / med:.1f}× | {de:.2f} |")
-    lines += ["", "Per image (time ms / ΔE):", "", "| image | " + " | ".join(rows) + " |", "|---" * (len(rows) + 1) + "|"]
+    lines += [
+        "",
+        "Per image (time ms / ΔE):",
+        "",
+        "| image | " + " | ".join(rows) + " |",
+        "|---" * (len(rows) + 1) + "|",
+    ]
     for i, (name, _, _) in enumerate(next(iter(rows.values()))):
         cells = [f"{r[i][1] * 1000:.0f} / {r[i][2]:.2f}" for r in rows.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

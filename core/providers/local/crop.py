@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -44,6 +45,7 @@ RATIOS: dict[str, tuple[int, int]] = {
     "4:3": (4, 3),
 }
 WORK_SIDE = 512  # analysis resolution (long side)
+SUBJECT_GAMMA = 1.5  # > 1 favours clearly distinct regions over diffuse texture
 FACE_SIDE = 800  # face detection resolution (long side): small faces need pixels
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 (working pixels)
 
@@ -121,7 +123,8 @@ def analyse(img: Image.Image, want_faces: bool = True) -> Signals:
     lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     subject = np.maximum(_border_distinctness(lab), 0.6 * _spectral_residual(lab[:, :, 0]))
     subject = cv2.GaussianBlur(subject, (0, 0), max(1.0, rgb.shape[1] / 200))
-    subject /= max(float(subject.max()), 1e-6)
+    subject *= 0.3 + 0.7 * _sharpness(lab[:, :, 0])  # in focus beats bokeh
+    subject = (subject / max(float(subject.max()), 1e-6)) ** SUBJECT_GAMMA
     detail = _edge_density(lab[:, :, 0])
     importance = 0.75 * subject + 0.25 * detail
     for x0, y0, x1, y1 in faces:
@@ -146,7 +149,9 @@ def _resized(img: Image.Image, side: int) -> np.ndarray:
 def _border_distinctness(lab: np.ndarray) -> np.ndarray:
     """How unlike the border colours each pixel is (needs to differ from ≥ 3 edges)."""
     full = lab.shape[1], lab.shape[0]
-    lab = cv2.resize(lab, (max(1, full[0] // 2), max(1, full[1] // 2)), interpolation=cv2.INTER_AREA)
+    lab = cv2.resize(
+        lab, (max(1, full[0] // 2), max(1, full[1] // 2)), interpolation=cv2.INTER_AREA
+    )
     h, w = lab.shape[:2]
     t = max(2, min(h, w) // 25)
     sides = [lab[:t], lab[-t:], lab[:, :t], lab[:, -t:]]
@@ -181,6 +186,13 @@ def _spectral_residual(lightness: np.ndarray) -> np.ndarray:
     sal = cv2.GaussianBlur(sal.astype(np.float32), (0, 0), 2.5)
     sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
     return sal / max(float(sal.max()), 1e-9)
+
+
+def _sharpness(lightness: np.ndarray) -> np.ndarray:
+    """Local fine detail (|Laplacian|, smoothed), 0..1: high where the image is in focus."""
+    lap = np.abs(cv2.Laplacian(lightness, cv2.CV_32F, ksize=3))
+    lap = cv2.GaussianBlur(lap, (0, 0), max(2.0, lightness.shape[1] / 50))
+    return np.clip(lap / max(float(np.percentile(lap, 98)), 1e-6), 0.0, 1.0)
 
 
 def _edge_density(lightness: np.ndarray) -> np.ndarray:
@@ -228,14 +240,18 @@ def _detect(gray: np.ndarray, name: str, step: float, neighbours: int, min_side:
     return np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
 
 
-_CASCADES: dict[str, cv2.CascadeClassifier] = {}
+# A CascadeClassifier is not safe to share between threads (concurrent
+# detectMultiScale calls fail with getScaleData errors), so each worker thread
+# loads its own once and reuses it.
+_THREAD = threading.local()
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    if name not in _CASCADES:
+    cascades: dict[str, cv2.CascadeClassifier] = _THREAD.__dict__.setdefault("cascades", {})
+    if name not in cascades:
         folder = cv2.data.haarcascades  # type: ignore[attr-defined]
-        _CASCADES[name] = cv2.CascadeClassifier(f"{folder}haarcascade_{name}.xml")
-    return _CASCADES[name]
+        cascades[name] = cv2.CascadeClassifier(f"{folder}haarcascade_{name}.xml")
+    return cascades[name]
 
 
 def _head(face: tuple[int, ...], k: float) -> Box:

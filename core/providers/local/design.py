@@ -765,15 +765,21 @@ def _modern_shapes(cv: Canvas, anchor: tuple[float, float]) -> None:
         outline=(*acc[0], 255),
         width=round(0.6 * u),
     )
+    _dot_grid(cv, d, anchor, r)
+    cv.img.paste(fill, (0, 0), mask)
+    cv.put(lay)
+
+
+def _dot_grid(cv: Canvas, d: ImageDraw.ImageDraw, anchor: tuple[float, float], r: float) -> None:
+    """A 5×5 grid of small dots (squares when circles are avoided) beside the main shape."""
+    (ax, ay), u = anchor, cv.u
     gx = min(ax + 0.55 * r, cv.w - 14 * u)
     gy = min(ay + 0.6 * r, cv.h - 14 * u) if ay < cv.h / 2 else max(ay - 1.1 * r, 3 * u)
+    shape = d.ellipse if cv.has("circles") else d.rectangle
     for i in range(5):
         for j in range(5):
             x, y, s = gx + i * 2.6 * u, gy + j * 2.6 * u, 0.45 * u
-            shape = d.ellipse if cv.has("circles") else d.rectangle
             shape((x - s, y - s, x + s, y + s), fill=(*cv.pal.ink, 150))
-    cv.img.paste(fill, (0, 0), mask)
-    cv.put(lay)
 
 
 def _subtitle(
@@ -802,58 +808,43 @@ def _subtitle(
 
 def render_vintage(cv: Canvas) -> None:
     """Aged paper, sunburst, double frame, an emblem, a serif title between ornaments, a ribbon."""
-    rng, u, w, h, pal = cv.rng, cv.u, cv.w, cv.h, cv.pal
+    u, w, h, pal = cv.u, cv.w, cv.h, cv.pal
     _paper(cv)
-    cx, cy = w / 2, h * 0.5
     if cv.has("lines") and cv.has("shapes"):
-        _sunburst(cv, (cx, cy), mix(pal.bg, pal.bg2, 0.55), 40 if rng.random() < 0.5 else 28)
+        rays = 40 if cv.rng.random() < 0.5 else 28
+        _sunburst(cv, (w / 2, h / 2), mix(pal.bg, pal.bg2, 0.55), rays)
     frame = 4.5 * u
     if cv.has("border"):
         d = cv.draw()
         d.rectangle((frame, frame, w - frame, h - frame), outline=pal.ink, width=round(0.9 * u))
         f2 = frame + 1.6 * u
         d.rectangle((f2, f2, w - f2, h - f2), outline=pal.ink, width=max(1, round(0.3 * u)))
-    inner = w - 2 * (frame + (5 if cv.portrait else 8) * u)
-    title = fit_text(
-        cv.copy.title,
-        "serif",
-        (inner, h * 0.3),
-        4 if cv.portrait else 3,
-        1.0,
-        0.04,
-        max_size=13 * u,
-    )
-    short = len(cv.copy.subtitle) <= 42
-    ribbon = cv.has("shapes") and short
-    sub = _subtitle(
-        cv,
-        "serif-italic",
-        inner * (0.62 if ribbon else 0.85),
-        4.2 * u if ribbon else 3.4 * u,
-        1 if ribbon else 3,
-        1.25,
-    )
+    _vintage_stack(cv, w - 2 * (frame + (5 if cv.portrait else 8) * u))
+
+
+def _vintage_stack(cv: Canvas, inner: float) -> None:
+    """Emblem, ornament, title, ornament, ribbon (or italic tagline), centred as a group."""
+    u, cx, pal = cv.u, cv.w / 2, cv.pal
+    lines = 4 if cv.portrait else 3
+    title = fit_text(cv.copy.title, "serif", (inner, cv.h * 0.3), lines, 1.0, 0.04, 13 * u)
+    ribbon = cv.has("shapes") and len(cv.copy.subtitle) <= 42
+    sub_w, sub_size = (inner * 0.62, 4.2 * u) if ribbon else (inner * 0.85, 3.4 * u)
+    sub = _subtitle(cv, "serif-italic", sub_w, sub_size, 1 if ribbon else 3, 1.25)
     emblem_r = 6.5 * u if cv.has("shapes") else 0.0
+    sub_h = (sub.height + (4 * u if ribbon else 0)) if sub else 0.0
     gap = 3.5 * u
-    heights = [
-        2 * emblem_r,
-        2 * u,
-        title.height,
-        2 * u,
-        (sub.height + (4 * u if ribbon else 0)) if sub else 0,
-    ]
-    top = cy - (sum(heights) + gap * 4) / 2
+    y = cv.h / 2 - (2 * emblem_r + 4 * u + title.height + sub_h + 4 * gap) / 2
     if emblem_r:
-        _emblem(cv, (cx, top + emblem_r), emblem_r)
-    y = top + heights[0] + gap
+        _emblem(cv, (cx, y + emblem_r), emblem_r)
+    y += 2 * emblem_r + gap
     _ornament(cv, cx, y + u)
-    y += heights[1] + gap
+    y += 2 * u + gap
     draw_block(cv.draw(), title, (cx - title.width / 2, y), pal.ink, "center")
     y += title.height + gap
     _ornament(cv, cx, y + u)
-    y += heights[3] + gap
+    y += 2 * u + gap
     if sub and ribbon:
-        _ribbon(cv, sub, (cx, y + heights[4] / 2))
+        _ribbon(cv, sub, (cx, y + sub_h / 2))
     elif sub:
         draw_block(cv.draw(), sub, (cx - sub.width / 2, y), pal.sub, "center")
 
@@ -1055,16 +1046,21 @@ def render_playful(cv: Canvas) -> None:
     outline = round(0.5 * u) if cv.has("text-border") and cv.has("border") else 0
     draw_block(d, title, (x, y), pal.ink, "center", stroke=outline, stroke_fill=(255, 255, 255))
     if sub:
-        pad_x, pad_y = 3.2 * u, 1.6 * u
-        y0 = y + title.height + gap
-        pill = (
-            w / 2 - sub.width / 2 - pad_x,
-            y0,
-            w / 2 + sub.width / 2 + pad_x,
-            y0 + sub.height + 2 * pad_y,
-        )
-        d.rounded_rectangle(pill, radius=(sub.height + 2 * pad_y) / 2, fill=(255, 255, 255))
-        draw_block(d, sub, (w / 2 - sub.width / 2, y0 + pad_y), pal.sub, "center")
+        _pill(cv, sub, y + title.height + gap)
+
+
+def _pill(cv: Canvas, sub: Block, top: float) -> None:
+    """The tagline on a white rounded pill, centred."""
+    d, u, cx = cv.draw(), cv.u, cv.w / 2
+    pad_x, pad_y = 3.2 * u, 1.6 * u
+    box = (
+        cx - sub.width / 2 - pad_x,
+        top,
+        cx + sub.width / 2 + pad_x,
+        top + sub.height + 2 * pad_y,
+    )
+    d.rounded_rectangle(box, radius=(sub.height + 2 * pad_y) / 2, fill=(255, 255, 255))
+    draw_block(d, sub, (cx - sub.width / 2, top + pad_y), cv.pal.sub, "center")
 
 
 def _blobs(cv: Canvas) -> None:

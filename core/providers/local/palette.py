@@ -346,7 +346,10 @@ def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, room: int) -> st
 def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     params = req.params
     assert isinstance(params, PaletteParams)
-    source: ImageInput | None = req.image_bytes if req.image_bytes else req.image
+    raw = req.image_bytes
+    # JPEG uploads are re-read for decode-time downscaling; anything else uses the safely
+    # decoded image (palette/16-bit/CMYK handling lives in the engine's decoder).
+    source: ImageInput | None = raw if raw and raw[:3] == b"\xff\xd8\xff" else req.image
     if source is None:
         raise InvalidInput("The palette tool needs an image.", field="image")
     req.progress(0.1, "reading colours")
