@@ -41,23 +41,27 @@ class NoWork(Provider):
 
 
 async def _engine(folder: Path) -> Engine:
-    settings = load_settings(overrides={
-        "storage.database": str(folder / "bench.db"),
-        "storage.results_dir": str(folder / "results"),
-        "credits.starting": 1_000_000,
-        "limits.per_member_per_minute": 1_000_000,
-        "limits.per_server_per_minute": 1_000_000,
-        "limits.per_member_queued": 1000,
-        "limits.max_running": 64,
-    }, env={})
+    settings = load_settings(
+        overrides={
+            "storage.database": str(folder / "bench.db"),
+            "storage.results_dir": str(folder / "results"),
+            "credits.starting": 1_000_000,
+            "limits.per_member_per_minute": 1_000_000,
+            "limits.per_server_per_minute": 1_000_000,
+            "limits.per_member_queued": 1000,
+            "limits.max_running": 64,
+        },
+        env={},
+    )
     engine = await Engine.create(settings, providers={"local": NoWork()})
     await engine.start()
     return engine
 
 
 def _req(i: int) -> JobRequest:
-    return JobRequest("bench", f"m{i % 32}", "design", {"prompt": f"poster number {i}"},
-                      channel_id="c")
+    return JobRequest(
+        "bench", f"m{i % 32}", "design", {"prompt": f"poster number {i}"}, channel_id="c"
+    )
 
 
 async def sequential(engine: Engine, n: int) -> list[float]:
@@ -89,29 +93,30 @@ async def main(jobs: int, concurrency: int) -> str:
         await sequential(engine, 50)  # warm-up
         lat = await sequential(engine, min(jobs, 500))
         secs = await concurrent(engine, jobs, concurrency)
-        ledger = await engine.db.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'")
+        ledger = await engine.db.fetchone("SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'")
         await engine.close()
     lat.sort()
     p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
     rate = jobs / secs
-    table = "\n".join([
-        "# Engine overhead (no provider work), SQLite WAL on local disk",
-        "",
-        f"Command: `.venv/bin/python -m benchmarks.engine --jobs {jobs} "
-        f"--concurrency {concurrency}`",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| jobs | {jobs} (+{len(lat) + 50} sequential) |",
-        f"| throughput, {concurrency} in flight | **{rate:.0f} jobs/s** |",
-        f"| per-job engine overhead, one at a time, p50 | {p50:.2f} ms |",
-        f"| per-job engine overhead, one at a time, p99 | {p99:.2f} ms |",
-        f"| jobs succeeded in the database | {ledger[0] if ledger else '?'} |",
-        "",
-        "Target (issue #2): at least 500 jobs/s on the 2-core machine.",
-        "",
-    ])
+    table = "\n".join(
+        [
+            "# Engine overhead (no provider work), SQLite WAL on local disk",
+            "",
+            f"Command: `.venv/bin/python -m benchmarks.engine --jobs {jobs} "
+            f"--concurrency {concurrency}`",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| jobs | {jobs} (+{len(lat) + 50} sequential) |",
+            f"| throughput, {concurrency} in flight | **{rate:.0f} jobs/s** |",
+            f"| per-job engine overhead, one at a time, p50 | {p50:.2f} ms |",
+            f"| per-job engine overhead, one at a time, p99 | {p99:.2f} ms |",
+            f"| jobs succeeded in the database | {ledger[0] if ledger else '?'} |",
+            "",
+            "Target (issue #2): at least 500 jobs/s on the 2-core machine.",
+            "",
+        ]
+    )
     return table
 
 

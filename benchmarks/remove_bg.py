@@ -564,7 +564,9 @@ def write_report(
         "",
         f"{len(cases)} composites with exact ground-truth alpha (see the docstring of "
         "`benchmarks/remove_bg.py` for how they are made), sizes 900x600 to 1024x1024. "
-        f"Machine: {os.cpu_count()} cores, CPU only. Command: `.venv/bin/python benchmarks/remove_bg.py`.",
+        f"Machine: {os.cpu_count()} cores, CPU only; load average at the end {os.getloadavg()[0]:.1f} "
+        "(other work shares this machine: times are indicative). "
+        "Command: `.venv/bin/python benchmarks/remove_bg.py`.",
         "",
         "| method | mean IoU (alpha>0.5) | median IoU | worst IoU | cases IoU >= 0.90 | mean abs alpha error |",
         "|---|---|---|---|---|---|",

@@ -325,5 +325,6 @@ def encode_rgba_png(rgb: np.ndarray, alpha: np.ndarray) -> bytes:
     """A real RGBA PNG: original colours, the computed alpha."""
     rgba = np.dstack([rgb, alpha])
     buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=False, compress_level=6)
+    # level 3: a third of level 6's time for ~14 % more bytes (the bot re-encodes if too big)
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
