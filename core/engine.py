@@ -25,31 +25,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import jobs as jobrows
+from core.admission import Admission, MemberLoad
 from core.breaker import CircuitBreaker
+from core.chain import run_chain
 from core.config import Settings
 from core.credits import Credits
 from core.errors import (
     AllProvidersFailed,
-    ContentRejected,
     InvalidInput,
     NotAllowed,
-    ProviderError,
-    QueueFull,
-    RateLimited,
     StudioError,
-    ToolDisabled,
     UserError,
 )
-from core.guild_config import GuildConfig, GuildSettings
+from core.guild_config import GuildConfig
 from core.imaging import DecodedImage, decode_image, mime_of
 from core.jobs import JobEvent, JobHandle, JobRecord, JobResult
 from core.metrics import Metrics
-from core.providers.base import LocalProvider, Provider, ProviderRequest, ProviderResult
+from core.providers.base import LocalProvider, Provider, ProviderResult
 from core.providers.registry import build_providers
-from core.retry import run_with_retries
 from core.storage.db import Database
 from core.storage.results import ResultStore, sha256_hex
-from core.tools.base import TOOLS, DesignParams, Params, parse_params
+from core.tools.base import TOOLS, Params, parse_params
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +111,7 @@ class Engine:
         for p in providers.values():
             if isinstance(p, LocalProvider):
                 p.executor = self._executor
-        from core.ratelimit import TokenBuckets
-
-        self._buckets = TokenBuckets()
+        self.admission = Admission(settings, self.metrics)
         self._listeners: list[Listener] = []
         self._live: dict[str, _Live] = {}  # jobs in flight (queued or running) only
         self._recent: OrderedDict[str, JobResult] = OrderedDict()  # last results, for wait()
@@ -194,12 +188,12 @@ class Engine:
         if req.tool not in TOOLS:
             raise InvalidInput(f"Unknown tool {req.tool!r}.", field="tool")
         g = self.guild_config.effective_now(req.guild_id)
-        self._check_allowed(req, g)
+        self.admission.check_allowed(req, g)
         params = parse_params(req.tool, req.params)
-        self._check_prompt(params)
+        self.admission.check_prompt(params)
         decoded = await self._decode(req) if TOOLS[req.tool].takes_image else None
-        self._check_rate(req, g)
-        self._check_queue(req, g)
+        self.admission.check_rate(req, g)
+        self.admission.check_queue(req, g, self._member_load(req))
         input_key = self.store.put(req.image, mime_of(req.image)) if req.image and decoded else None
         cache_key = _cache_key(req.tool, params, input_key)
         cached = await self._cache_lookup(cache_key)
@@ -218,28 +212,10 @@ class Engine:
         if req.source == "cli":
             await self._operator_topup(req, cost)
         balance = await self._hold_and_insert(rec, settle=bool(cached))
-        self._take_rate(req, g)
+        self.admission.take_rate(req, g)
         if cached:
             return self._finish_cached(rec, balance)
         return self._enqueue(rec, params, decoded, req.image, balance)
-
-    def _check_allowed(self, req: JobRequest, g: GuildSettings) -> None:
-        if not g.tools[req.tool].enabled:
-            raise ToolDisabled(req.tool)
-        if (req.source == "discord" and g.allowed_channel_ids
-                and req.channel_id not in g.allowed_channel_ids):
-            where = ", ".join(f"<#{c}>" for c in g.allowed_channel_ids)
-            raise NotAllowed(f"Studio tools can only be used in {where} on this server.")
-
-    def _check_prompt(self, params: Params) -> None:
-        if not isinstance(params, DesignParams):
-            return
-        text = f"{params.prompt} {params.avoid or ''}".lower()
-        for word in self.settings.security.prompt_blocklist:
-            if word.lower() in text:
-                raise ContentRejected(
-                    "Your prompt contains a term this bot does not allow; you were not charged."
-                )
 
     async def _decode(self, req: JobRequest) -> DecodedImage:
         if req.image is None:
@@ -250,23 +226,14 @@ class Engine:
             decode_image, data, max_bytes=sec.max_input_bytes, max_pixels=sec.max_pixels
         )
 
-    def _rate_keys(self, req: JobRequest, g: GuildSettings) -> list[tuple[str, int, str]]:
-        if req.source == "cli":
-            return []
-        return [
-            (f"m:{req.guild_id}:{req.member_id}", g.per_member_per_minute, "member"),
-            (f"g:{req.guild_id}", self.settings.limits.per_server_per_minute, "server"),
-        ]
-
-    def _check_rate(self, req: JobRequest, g: GuildSettings) -> None:
-        for key, per_minute, scope in self._rate_keys(req, g):
-            wait = self._buckets.wait_time(key, per_minute)
-            if wait > 0:
-                raise RateLimited(wait, scope)
-
-    def _take_rate(self, req: JobRequest, g: GuildSettings) -> None:
-        for key, per_minute, _scope in self._rate_keys(req, g):
-            self._buckets.take(key, per_minute)
+    def _member_load(self, req: JobRequest) -> MemberLoad:
+        """The member's jobs in flight, and how long their running ones have run."""
+        running, queued = self._member_jobs(req.guild_id, req.member_id)
+        now = time.monotonic()
+        ages = [now - live.enqueued for live in self._live.values()
+                if live.rec.id in self._running and live.rec.member_id == req.member_id
+                and live.rec.guild_id == req.guild_id]
+        return MemberLoad(running, queued, ages)
 
     def _member_jobs(self, guild: str, member: str) -> tuple[int, int]:
         running = queued = 0
@@ -278,26 +245,6 @@ class Engine:
                 else:
                     queued += 1
         return running, queued
-
-    def _check_queue(self, req: JobRequest, g: GuildSettings) -> None:
-        running, queued = self._member_jobs(req.guild_id, req.member_id)
-        if running < g.per_member_running or queued < g.per_member_queued:
-            return
-        # estimate: the shortest remaining time of the member's running jobs
-        now = time.monotonic()
-        avg = self._avg_latency_s(req.tool)
-        remaining = [
-            max(1.0, avg - (now - live.enqueued))
-            for live in self._live.values()
-            if live.rec.id in self._running and live.rec.member_id == req.member_id
-        ]
-        raise QueueFull(min(remaining, default=avg), running, queued)
-
-    def _avg_latency_s(self, tool: str) -> float:
-        rows = [s for s in self.metrics.snapshot() if s["tool"] == tool and s["runs"]]
-        if not rows:
-            return 10.0
-        return max(1.0, sum(float(str(r["avg_latency_ms"])) for r in rows) / len(rows) / 1000)
 
     async def _cache_lookup(self, key: str) -> dict[str, Any] | None:
         row = await self.db.fetchone("SELECT files, data, note FROM cache WHERE key = ?", (key,))
@@ -383,7 +330,7 @@ class Engine:
             # the attempt's own timeout fires at the deadline; this one is a backstop
             remaining = max(0.1, live.deadline - time.monotonic()) + 3.0
             try:
-                provider, out = await asyncio.wait_for(self._run_chain(live), timeout=remaining)
+                provider, out = await asyncio.wait_for(run_chain(self, live), timeout=remaining)
             except TimeoutError:
                 raise AllProvidersFailed(rec.tool, [("engine", "the job ran past its deadline")]) from None
             await self._succeed(live, provider, out, t0)
@@ -402,58 +349,6 @@ class Engine:
         finally:
             self._running.discard(rec.id)
             self._pump()
-
-    async def _run_chain(self, live: _Live) -> tuple[str, ProviderResult]:
-        rec = live.rec
-        reasons: list[tuple[str, str]] = []
-        req = self._provider_request(live)
-        for name in self.settings.tool_chain(rec.tool):
-            provider = self.providers.get(name)
-            if provider is None or rec.tool not in provider.tools:
-                continue  # not configured (no key): skipped silently
-            ok, why = provider.available()
-            if not ok:
-                reasons.append((name, why))
-                continue
-            breaker = self.breakers.setdefault(
-                name, CircuitBreaker(self.settings.breaker.failure_threshold,
-                                     self.settings.breaker.cooldown_s))
-            if not breaker.allow():
-                why = ("circuit half-open (a probe is in flight)" if breaker.state == "half-open"
-                       else f"circuit open (retry in {breaker.retry_in():.0f} s)")
-                reasons.append((name, why))
-                continue
-            try:
-                out = await run_with_retries(self, live, provider, breaker, req)
-            except ContentRejected:
-                raise
-            except ProviderError as exc:
-                reasons.append((name, exc.reason))
-                self._emit(JobEvent("fallback", rec.id, rec, provider=name, message=exc.reason))
-                continue
-            if reasons:
-                live.fallback_reason = "; ".join(f"{p}: {r}" for p, r in reasons)
-            return name, out
-        raise AllProvidersFailed(rec.tool, reasons)
-
-    def _provider_request(self, live: _Live) -> ProviderRequest:
-        loop = asyncio.get_running_loop()
-        rec = live.rec
-        last = [0.0]
-
-        def progress(fraction: float, message: str) -> None:
-            now = time.monotonic()
-            if now - last[0] < 0.25 and fraction < 1.0:
-                return
-            last[0] = now
-            ev = JobEvent("progress", rec.id, rec, fraction=fraction, message=message)
-            loop.call_soon_threadsafe(self._emit, ev)
-
-        return ProviderRequest(
-            job_id=rec.id, tool=rec.tool, params=live.params,
-            image=live.decoded.image if live.decoded else None, image_bytes=live.input_bytes,
-            idempotency_key=f"luneo-{rec.id}", deadline=live.deadline, progress=progress,
-        )
 
     # -- endings ----------------------------------------------------------------------
     async def _succeed(self, live: _Live, provider: str, out: ProviderResult, t0: float) -> None:

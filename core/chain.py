@@ -1,6 +1,7 @@
-"""The one retry layer around every provider attempt (PRODUCT.md §5).
+"""The provider chain: fallback along the tool's providers, circuit breakers, and the
+one retry layer around every provider attempt (PRODUCT.md §5).
 
-Only TransientProviderError is retried, with exponential backoff and full
+Only TransientProviderError is retried, with exponential backoff and equal
 jitter, honouring Retry-After up to a cap, and never past the job's deadline.
 Every attempt is written to `provider_attempts` and counted by the provider's
 circuit breaker; when the breaker opens, retrying that provider stops.
@@ -18,6 +19,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from core.breaker import CircuitBreaker
 from core.errors import (
+    AllProvidersFailed,
     ContentRejected,
     PermanentProviderError,
     ProviderError,
@@ -57,6 +59,63 @@ def counts_against_provider(exc: ProviderError) -> bool:
     if isinstance(exc, TransientProviderError):
         return True
     return exc.status is None or exc.status in _ACCOUNT_STATUSES
+
+
+async def run_chain(engine: Engine, live: _Live) -> tuple[str, ProviderResult]:
+    """Try the tool's providers in order; the first success wins. Unconfigured providers
+    are skipped silently; unavailable or open-circuit ones and those that give up are
+    recorded as the fallback reason. A content refusal ends the chain at once."""
+    rec = live.rec
+    reasons: list[tuple[str, str]] = []
+    req = provider_request(engine, live)
+    for name in engine.settings.tool_chain(rec.tool):
+        provider = engine.providers.get(name)
+        if provider is None or rec.tool not in provider.tools:
+            continue  # not configured (no key): skipped silently
+        ok, why = provider.available()
+        if not ok:
+            reasons.append((name, why))
+            continue
+        breaker = engine.breakers.setdefault(
+            name, CircuitBreaker(engine.settings.breaker.failure_threshold,
+                                 engine.settings.breaker.cooldown_s))
+        if not breaker.allow():
+            why = ("circuit half-open (a probe is in flight)" if breaker.state == "half-open"
+                   else f"circuit open (retry in {breaker.retry_in():.0f} s)")
+            reasons.append((name, why))
+            continue
+        try:
+            out = await run_with_retries(engine, live, provider, breaker, req)
+        except ContentRejected:
+            raise
+        except ProviderError as exc:
+            reasons.append((name, exc.reason))
+            engine._emit(JobEvent("fallback", rec.id, rec, provider=name, message=exc.reason))
+            continue
+        if reasons:
+            live.fallback_reason = "; ".join(f"{p}: {r}" for p, r in reasons)
+        return name, out
+    raise AllProvidersFailed(rec.tool, reasons)
+
+def provider_request(engine: Engine, live: _Live) -> ProviderRequest:
+    """The request a provider sees; progress from worker threads is marshalled to the loop."""
+    loop = asyncio.get_running_loop()
+    rec = live.rec
+    last = [0.0]
+
+    def progress(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.25 and fraction < 1.0:
+            return
+        last[0] = now
+        ev = JobEvent("progress", rec.id, rec, fraction=fraction, message=message)
+        loop.call_soon_threadsafe(engine._emit, ev)
+
+    return ProviderRequest(
+        job_id=rec.id, tool=rec.tool, params=live.params,
+        image=live.decoded.image if live.decoded else None, image_bytes=live.input_bytes,
+        idempotency_key=f"luneo-{rec.id}", deadline=live.deadline, progress=progress,
+    )
 
 
 async def run_with_retries(
