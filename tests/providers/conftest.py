@@ -7,6 +7,7 @@ Every fake fails the test at teardown if it saw a request it does not know.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -63,3 +64,9 @@ async def removebg_server() -> AsyncIterator[FakeRemoveBg]:
     yield server
     await server.stop()
     assert not server.unexpected, f"fake remove.bg got unknown requests: {server.unexpected}"
+
+
+@pytest.fixture(autouse=True)
+def _debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture DEBUG lines too, so the no-secrets checks see everything adapters log."""
+    caplog.set_level(logging.DEBUG)

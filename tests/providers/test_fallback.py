@@ -9,7 +9,6 @@ provider_attempts rows.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,6 @@ from tests.providers.scenarios import SCENARIOS, Observation
 from tests.providers.support import assert_logs_clean, assert_no_secrets
 
 SLACK = 0.25  # scheduling noise allowed on measured delays
-
-
-@pytest.fixture(autouse=True)
-def _debug_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
 
 
 async def run(name: str, tmp_path: Path) -> Observation:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,6 @@ from tests.providers.support import (
     make_request,
     provider_settings,
 )
-
-
-@pytest.fixture(autouse=True)
-def _debug_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
 
 
 def provider(tmp_path: Path, server: FakeOpenAI, **overrides: object) -> OpenAIProvider:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import time
 from pathlib import Path
 
@@ -23,11 +22,6 @@ from tests.providers.support import (
     make_request,
     provider_settings,
 )
-
-
-@pytest.fixture(autouse=True)
-def _debug_logs(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
 
 
 def provider(tmp_path: Path, server: FakeRemoveBg, **overrides: object) -> RemoveBgProvider:
