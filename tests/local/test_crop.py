@@ -1,23 +1,58 @@
-"""The local smart crop: exact ratios, planted subjects and faces kept whole, centre mode."""
+"""The local smart crop: exact ratios, planted subjects and faces kept whole, centre mode,
+BlazeFace (the real model) and the Haar fallback."""
 
 from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 from skimage import data
 
+from core.config import Settings
 from core.errors import InvalidInput
+from core.models import ModelStore, get_store
 from core.providers.base import ProviderRequest
 from core.providers.local import crop
-from core.providers.local.crop import RATIOS, choose_crop, window_size
+from core.providers.local.crop import (
+    RATIOS,
+    BlazeFaces,
+    Box,
+    HaarFaces,
+    choose_crop,
+    face_detector,
+    window_size,
+)
 from core.tools.base import CropParams
 
-# The astronaut's head (hair to chin) in skimage's 512×512 picture.
+# The astronaut's head (hair to chin) and face (brows to chin) in skimage's 512×512 picture.
 HEAD = (152, 14, 302, 200)
+FACE = (170, 60, 260, 190)
+
+
+@pytest.fixture(scope="module")
+def blazeface() -> BlazeFaces:
+    """BlazeFace from the default model store; fails, never skips, when it is missing."""
+    store = get_store(Settings())
+    detector = face_detector(store)
+    if not isinstance(detector, BlazeFaces):
+        pytest.fail(
+            f"the BlazeFace model is missing or corrupt in {store.root}: "
+            "run `studio models fetch` before the tests"
+        )
+    return detector
+
+
+class NoFaces:
+    """A detector that never finds a face: what the crop does on saliency alone."""
+
+    name = "none"
+
+    def heads(self, rgb: np.ndarray) -> list[Box]:
+        return []
 
 
 def _texture(w: int, h: int, seed: int = 0) -> Image.Image:
@@ -88,7 +123,7 @@ def test_keeps_planted_face_whole(focus: str) -> None:
     head = (1330 + HEAD[0] * k, 250 + HEAD[1] * k, 1330 + HEAD[2] * k, 250 + HEAD[3] * k)
     box, reasons = choose_crop(canvas, "9:16", focus)
     assert _inside(box, head)
-    assert "1 face found" in reasons
+    assert "1 face found (Haar)" in reasons  # the default needs no model file
 
 
 def _request(img: Image.Image, raw: bytes, params: CropParams) -> ProviderRequest:
@@ -122,16 +157,122 @@ def test_run_alpha_gives_png(make_settings) -> None:  # type: ignore[no-untyped-
     assert result.data["box"]["x"] == 100  # the red disc is on the right
 
 
-def test_face_detection_is_thread_safe() -> None:
+@pytest.mark.parametrize("detector", ["Haar", "BlazeFace"])
+def test_face_detection_is_thread_safe(detector: str, request: pytest.FixtureRequest) -> None:
     """Crops run on a thread pool: concurrent face detection must not crash or disagree."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import skimage.data
-
-    from core.providers.local.crop import choose_crop
-
-    face = Image.fromarray(skimage.data.astronaut())
+    faces = request.getfixturevalue("blazeface") if detector == "BlazeFace" else HaarFaces()
+    face = Image.fromarray(data.astronaut())
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _i: choose_crop(face, "16:9", "face"), range(8)))
+        results = list(pool.map(lambda _i: choose_crop(face, "16:9", "face", faces), range(8)))
     assert all(r == results[0] for r in results)
-    assert any("face" in reason for reason in results[0][1])
+    assert results[0][1] == [f"1 face found ({detector})"]
+
+
+# --- BlazeFace and the Haar fallback ----------------------------------------------------
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union
+
+
+def test_blazeface_anchor_grid() -> None:
+    """896 anchor centres: 16×16 cells × 2, then 8×8 cells × 6, row by row."""
+    anchors = crop._BLAZE_ANCHORS
+    assert anchors.shape == (896, 2)
+    assert np.allclose(anchors[:2], [1 / 32, 1 / 32])
+    assert np.allclose(anchors[2], [3 / 32, 1 / 32])  # x moves first
+    assert np.allclose(anchors[32], [1 / 32, 3 / 32])
+    assert np.allclose(anchors[512:518], [1 / 16, 1 / 16])
+    assert np.allclose(anchors[-1], [15 / 16, 15 / 16])
+
+
+def test_blazeface_finds_the_astronauts_face(blazeface: BlazeFaces) -> None:
+    faces = blazeface.faces(np.asarray(data.astronaut()))
+    assert len(faces) == 1
+    assert _iou(faces[0], FACE) > 0.5, faces
+    (head,) = blazeface.heads(np.asarray(data.astronaut()))
+    assert all(abs(h - t) <= 8 for h, t in zip(head, HEAD, strict=True)), head  # grown right
+
+
+@pytest.mark.parametrize(("rows", "cols"), [((30, 330), (0, 512)), ((0, 512), (100, 400))])
+def test_blazeface_maps_letterboxed_boxes_back(
+    rows: tuple[int, int], cols: tuple[int, int], blazeface: BlazeFaces
+) -> None:
+    """Landscape and portrait frames are padded to the model's square: boxes come back."""
+    img = np.ascontiguousarray(data.astronaut()[rows[0] : rows[1], cols[0] : cols[1]])
+    dx, dy = cols[0], rows[0]
+    (face,) = blazeface.faces(img)
+    assert _iou(face, (FACE[0] - dx, FACE[1] - dy, FACE[2] - dx, FACE[3] - dy)) > 0.5, face
+
+
+def test_blazeface_reports_no_face_on_faceless_pictures(blazeface: BlazeFaces) -> None:
+    """Many tiles are many chances to see faces in texture: the threshold must hold."""
+    for img in (data.coffee(), data.chelsea(), np.asarray(_texture(1600, 600, seed=3))):
+        assert blazeface.faces(np.ascontiguousarray(img)) == []
+
+
+def _small_grey_face_beside_colour(contrast: float) -> tuple[Image.Image, Box]:
+    """2000×800: loud colour discs on the left, a small, dull grey portrait on the right
+    (its face ~3 % of the width: too small for one pass of the model). Returns the
+    image and the head's box."""
+    img = Image.new("RGB", (2000, 800), (128, 128, 128))
+    draw = ImageDraw.Draw(img)
+    for i, colour in enumerate([(230, 30, 40), (30, 90, 230), (250, 200, 20)]):
+        x, y = 100 + i * 150, 150 + i * 120
+        draw.ellipse((x, y, x + 300, y + 300), fill=colour, outline=(0, 0, 0), width=8)
+    grey = ImageOps.grayscale(Image.fromarray(data.astronaut())).convert("RGB").resize((300, 300))
+    img.paste(
+        Image.blend(Image.new("RGB", grey.size, (128, 128, 128)), grey, contrast), (1550, 250)
+    )
+    k = 300 / 512
+    return img, (1550 + HEAD[0] * k, 250 + HEAD[1] * k, 1550 + HEAD[2] * k, 250 + HEAD[3] * k)
+
+
+@pytest.mark.parametrize("focus", ["face", "auto"])
+def test_blazeface_keeps_small_face_whole_in_wide_image(
+    focus: str, blazeface: BlazeFaces, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    img, head = _small_grey_face_beside_colour(contrast=0.4)
+    box, reasons = choose_crop(img, "9:16", focus, blazeface)
+    assert _inside(box, head)
+    assert "1 face found (BlazeFace)" in reasons
+    # on saliency alone the crop goes to the colour: the face is what holds it
+    assert not _inside(choose_crop(img, "9:16", focus, NoFaces())[0], head)
+    # and only the tiles see a face this small
+    monkeypatch.setattr(crop, "_tile_sides", lambda w, h: [float(max(w, h))])
+    assert crop.detect_faces(img, 1.0, blazeface) == []
+
+
+def test_haar_fallback_when_the_model_is_missing(tmp_path: Path) -> None:
+    faces = face_detector(ModelStore(tmp_path))
+    assert isinstance(faces, HaarFaces)
+    assert isinstance(face_detector(None), HaarFaces)
+    img, head = _small_grey_face_beside_colour(contrast=0.6)
+    box, reasons = choose_crop(img, "9:16", "face", faces)
+    assert _inside(box, head)
+    assert reasons == ["1 face found (Haar)"]
+
+
+def test_run_says_which_detector_found_the_faces(
+    blazeface: BlazeFaces,
+    make_settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    img = Image.fromarray(data.astronaut())
+    params = CropParams(ratio="16:9", focus="face")
+    with_model = crop.run(_request(img, b"", params), make_settings())
+    assert with_model.data["reasons"] == ["1 face found (BlazeFace)"]
+    assert "BlazeFace" in (with_model.model or "") and with_model.note is None
+    without = crop.run(_request(img, b"", params), make_settings(models__dir=str(tmp_path)))
+    assert without.data["reasons"] == ["1 face found (Haar)"]
+    assert without.note == crop.FALLBACK_NOTE and "studio models fetch" in without.note
+    product = crop.run(
+        _request(img, b"", CropParams(ratio="16:9", focus="product")),
+        make_settings(models__dir=str(tmp_path)),
+    )
+    assert product.note is None  # no faces wanted: nothing missing
