@@ -31,15 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import Settings
 from core.models import get_store
-from core.providers.local.crop import (
-    RATIOS,
-    FaceDetector,
-    HaarFaces,
-    choose_crop,
-    detect_faces,
-    face_detector,
-    window_size,
-)
+from core.providers.local.crop import RATIOS, choose_crop, window_size
+from core.providers.local.faces import FaceDetector, HaarFaces, detect_faces, face_detector
 
 RESULTS = Path(__file__).parent / "results" / "crop.md"
 HEAD = (152, 14, 302, 200)  # the astronaut's head in skimage's 512×512 picture

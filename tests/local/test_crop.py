@@ -17,15 +17,9 @@ from core.errors import InvalidInput
 from core.models import ModelStore, get_store
 from core.providers.base import ProviderRequest
 from core.providers.local import crop
-from core.providers.local.crop import (
-    RATIOS,
-    BlazeFaces,
-    Box,
-    HaarFaces,
-    choose_crop,
-    face_detector,
-    window_size,
-)
+from core.providers.local import faces as face_detection
+from core.providers.local.crop import RATIOS, choose_crop, window_size
+from core.providers.local.faces import BlazeFaces, Box, HaarFaces, face_detector
 from core.tools.base import CropParams
 
 # The astronaut's head (hair to chin) and face (brows to chin) in skimage's 512×512 picture.
@@ -182,7 +176,7 @@ def _iou(a: Box, b: Box) -> float:
 
 def test_blazeface_anchor_grid() -> None:
     """896 anchor centres: 16×16 cells × 2, then 8×8 cells × 6, row by row."""
-    anchors = crop._BLAZE_ANCHORS
+    anchors = face_detection._BLAZE_ANCHORS
     assert anchors.shape == (896, 2)
     assert np.allclose(anchors[:2], [1 / 32, 1 / 32])
     assert np.allclose(anchors[2], [3 / 32, 1 / 32])  # x moves first
@@ -244,8 +238,8 @@ def test_blazeface_keeps_small_face_whole_in_wide_image(
     # on saliency alone the crop goes to the colour: the face is what holds it
     assert not _inside(choose_crop(img, "9:16", focus, NoFaces())[0], head)
     # and only the tiles see a face this small
-    monkeypatch.setattr(crop, "_tile_sides", lambda w, h: [float(max(w, h))])
-    assert crop.detect_faces(img, 1.0, blazeface) == []
+    monkeypatch.setattr(face_detection, "_tile_sides", lambda w, h: [float(max(w, h))])
+    assert face_detection.detect_faces(img, 1.0, blazeface) == []
 
 
 def test_haar_fallback_when_the_model_is_missing(tmp_path: Path) -> None:
