@@ -9,13 +9,11 @@ no-op because the state change is itself conditional.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import aiosqlite
 
 from core.errors import InsufficientCredits, InvalidInput, UserError
 from core.storage.db import Database
@@ -69,108 +67,90 @@ class Credits:
         self._daily = daily
         self._known: set[tuple[str, str]] = set()  # wallets seen to exist (never deleted)
 
-    # -- inside a caller's transaction ------------------------------------------------
-    async def ensure_wallet_in(self, conn: aiosqlite.Connection, guild: str, member: str) -> None:
+    # -- inside a caller's transaction (sync: runs on the database thread) ---------------
+    def ensure_wallet_in(self, conn: sqlite3.Connection, guild: str, member: str) -> None:
         if (guild, member) in self._known:
             return
-        now = time.time()
         starting = self._starting(guild)
-        cur = await conn.execute(
+        cur = conn.execute(
             "INSERT OR IGNORE INTO wallets (guild_id, member_id, balance, created_at) "
             "VALUES (?, ?, ?, ?)",
-            (guild, member, starting, now),
+            (guild, member, starting, time.time()),
         )
         if cur.rowcount == 1 and starting:
-            await _ledger(conn, guild, member, starting, "start", balance_after=starting)
+            _ledger(conn, guild, member, starting, "start", balance_after=starting)
         self.db.after_commit(lambda: self._known.add((guild, member)))
 
-    async def hold_in(
-        self, conn: aiosqlite.Connection, guild: str, member: str, amount: int, job_id: str
+    def hold_in(
+        self, conn: sqlite3.Connection, guild: str, member: str, amount: int, job_id: str
     ) -> int:
         """Hold `amount` for `job_id`; returns the balance after. Raises InsufficientCredits."""
-        await self.ensure_wallet_in(conn, guild, member)
+        self.ensure_wallet_in(conn, guild, member)
         if amount > 0:
-            row = await _one(
-                conn,
+            row = conn.execute(
                 "UPDATE wallets SET balance = balance - ? "
                 "WHERE guild_id = ? AND member_id = ? AND balance >= ? RETURNING balance",
                 (amount, guild, member, amount),
-            )
+            ).fetchone()
             if row is None:
-                raise InsufficientCredits(amount, await _balance(conn, guild, member))
+                raise InsufficientCredits(amount, _balance(conn, guild, member))
             balance = int(row[0])
-            await _ledger(
-                conn, guild, member, -amount, "hold", job_id=job_id, balance_after=balance
-            )
+            _ledger(conn, guild, member, -amount, "hold", job_id=job_id, balance_after=balance)
         else:
-            balance = await _balance(conn, guild, member)
-        await conn.execute(
+            balance = _balance(conn, guild, member)
+        conn.execute(
             "INSERT INTO holds (job_id, guild_id, member_id, amount, state, created_at) "
             "VALUES (?, ?, ?, ?, 'held', ?)",
             (job_id, guild, member, amount, time.time()),
         )
         return balance
 
-    async def settle_in(self, conn: aiosqlite.Connection, job_id: str) -> bool:
-        cur = await conn.execute(
+    def settle_in(self, conn: sqlite3.Connection, job_id: str) -> bool:
+        cur = conn.execute(
             "UPDATE holds SET state = 'settled', closed_at = ? WHERE job_id = ? AND state = 'held'",
             (time.time(), job_id),
         )
         return cur.rowcount == 1
 
-    async def refund_in(
-        self, conn: aiosqlite.Connection, job_id: str, reason: str | None = None
-    ) -> bool:
+    def refund_in(self, conn: sqlite3.Connection, job_id: str, reason: str | None = None) -> bool:
         """Return the held credits; True the first time, False (no-op) afterwards."""
-        row = await _one(
-            conn,
+        row = conn.execute(
             "UPDATE holds SET state = 'refunded', closed_at = ? "
             "WHERE job_id = ? AND state = 'held' RETURNING guild_id, member_id, amount",
             (time.time(), job_id),
-        )
+        ).fetchone()
         if row is None:
             return False
         guild, member, amount = str(row[0]), str(row[1]), int(row[2])
         if amount > 0:
-            balance = await _add(conn, guild, member, amount)
-            await _ledger(
-                conn,
-                guild,
-                member,
-                amount,
-                "refund",
-                job_id=job_id,
-                reason=reason,
-                balance_after=balance,
-            )
+            balance = _add(conn, guild, member, amount)
+            _ledger(conn, guild, member, amount, "refund", job_id=job_id, reason=reason,
+                    balance_after=balance)
         return True
 
-    async def balance_in(self, conn: aiosqlite.Connection, guild: str, member: str) -> int:
-        return await _balance(conn, guild, member)
+    def balance_in(self, conn: sqlite3.Connection, guild: str, member: str) -> int:
+        return _balance(conn, guild, member)
 
-    # -- public operations, each its own transaction -----------------------------------
+    # -- public operations, each one transaction in one trip to the database thread -----
     async def settle(self, job_id: str) -> bool:
-        async with self.db.transaction() as conn:
-            return await self.settle_in(conn, job_id)
+        return await self.db.run_tx(lambda c: self.settle_in(c, job_id))
 
     async def refund(self, job_id: str, reason: str | None = None) -> bool:
-        async with self.db.transaction() as conn:
-            return await self.refund_in(conn, job_id, reason)
+        return await self.db.run_tx(lambda c: self.refund_in(c, job_id, reason))
 
     async def hold(self, guild: str, member: str, amount: int, job_id: str) -> int:
-        async with self.db.transaction() as conn:
-            return await self.hold_in(conn, guild, member, amount, job_id)
+        return await self.db.run_tx(lambda c: self.hold_in(c, guild, member, amount, job_id))
 
     async def wallet(self, guild: str, member: str) -> Wallet:
-        async with self.db.transaction() as conn:
-            await self.ensure_wallet_in(conn, guild, member)
-            row = await _one(
-                conn,
+        def op(c: sqlite3.Connection) -> Wallet:
+            self.ensure_wallet_in(c, guild, member)
+            row = c.execute(
                 "SELECT balance, last_daily FROM wallets WHERE guild_id = ? AND member_id = ?",
                 (guild, member),
-            )
-        assert row is not None
-        return Wallet(guild, member, int(row[0]), row[1])
+            ).fetchone()
+            return Wallet(guild, member, int(row[0]), row[1])
+
+        return await self.db.run_tx(op)
 
     async def balance(self, guild: str, member: str) -> int:
         return (await self.wallet(guild, member)).balance
@@ -179,15 +159,15 @@ class Credits:
         """Claim today's allowance: (amount, new balance). Once per UTC day."""
         amount = self._daily(guild)
         today = utc_today()
-        async with self.db.transaction() as conn:
-            await self.ensure_wallet_in(conn, guild, member)
-            row = await _one(
-                conn,
+
+        def op(c: sqlite3.Connection) -> int:
+            self.ensure_wallet_in(c, guild, member)
+            row = c.execute(
                 "UPDATE wallets SET balance = balance + ?, last_daily = ? "
                 "WHERE guild_id = ? AND member_id = ? "
                 "AND (last_daily IS NULL OR last_daily <> ?) RETURNING balance",
                 (amount, today, guild, member, today),
-            )
+            ).fetchone()
             if row is None:
                 left = until_next_utc_day()
                 h, m = divmod(int(left.total_seconds()) // 60, 60)
@@ -195,19 +175,14 @@ class Credits:
                     f"You already claimed today's credits; the next claim opens in {h}h {m:02d}m "
                     "(midnight UTC)."
                 )
-            balance = int(row[0])
-            await _ledger(conn, guild, member, amount, "daily", balance_after=balance)
-        return amount, balance
+            _ledger(c, guild, member, amount, "daily", balance_after=int(row[0]))
+            return int(row[0])
+
+        return amount, await self.db.run_tx(op)
 
     async def grant(
-        self,
-        guild: str,
-        member: str,
-        amount: int,
-        actor: str,
-        reason: str | None = None,
-        *,
-        kind: str = "grant",
+        self, guild: str, member: str, amount: int, actor: str, reason: str | None = None,
+        *, kind: str = "grant",
     ) -> int:
         if amount <= 0:
             raise InvalidInput(
@@ -217,20 +192,15 @@ class Credits:
             raise InvalidInput(
                 "Invalid `amount`: at most 1,000,000 credits at once.", field="amount"
             )
-        async with self.db.transaction() as conn:
-            await self.ensure_wallet_in(conn, guild, member)
-            balance = await _add(conn, guild, member, amount)
-            await _ledger(
-                conn,
-                guild,
-                member,
-                amount,
-                kind,
-                actor_id=actor,
-                reason=reason,
-                balance_after=balance,
-            )
-        return balance
+
+        def op(c: sqlite3.Connection) -> int:
+            self.ensure_wallet_in(c, guild, member)
+            balance = _add(c, guild, member, amount)
+            _ledger(c, guild, member, amount, kind, actor_id=actor, reason=reason,
+                    balance_after=balance)
+            return balance
+
+        return await self.db.run_tx(op)
 
     async def revoke(
         self, guild: str, member: str, amount: int, actor: str, reason: str | None = None
@@ -240,24 +210,19 @@ class Credits:
             raise InvalidInput(
                 "Invalid `amount`: revoke a positive number of credits.", field="amount"
             )
-        async with self.db.transaction() as conn:
-            await self.ensure_wallet_in(conn, guild, member)
-            before = await _balance(conn, guild, member)
+
+        def op(c: sqlite3.Connection) -> tuple[int, int]:
+            self.ensure_wallet_in(c, guild, member)
+            before = _balance(c, guild, member)
             removed = min(amount, before)
             if removed == 0:
                 return 0, before
-            balance = await _add(conn, guild, member, -removed)
-            await _ledger(
-                conn,
-                guild,
-                member,
-                -removed,
-                "revoke",
-                actor_id=actor,
-                reason=reason,
-                balance_after=balance,
-            )
-        return removed, balance
+            balance = _add(c, guild, member, -removed)
+            _ledger(c, guild, member, -removed, "revoke", actor_id=actor, reason=reason,
+                    balance_after=balance)
+            return removed, balance
+
+        return await self.db.run_tx(op)
 
     async def history(self, guild: str, member: str, limit: int = 10) -> list[LedgerRow]:
         rows = await self.db.fetchall(
@@ -276,43 +241,28 @@ class Credits:
         return [(str(r[0]), int(r[1])) for r in rows]
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, args: tuple[Any, ...]) -> Any:
-    """First row of a query (RETURNING included) in one round trip to the db thread."""
-    rows = await conn.execute_fetchall(sql, args)
-    return next(iter(rows), None)
-
-
-async def _balance(conn: aiosqlite.Connection, guild: str, member: str) -> int:
-    row = await _one(
-        conn, "SELECT balance FROM wallets WHERE guild_id = ? AND member_id = ?", (guild, member)
-    )
+def _balance(conn: sqlite3.Connection, guild: str, member: str) -> int:
+    row = conn.execute(
+        "SELECT balance FROM wallets WHERE guild_id = ? AND member_id = ?", (guild, member)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
-async def _add(conn: aiosqlite.Connection, guild: str, member: str, delta: int) -> int:
-    row = await _one(
-        conn,
+def _add(conn: sqlite3.Connection, guild: str, member: str, delta: int) -> int:
+    row = conn.execute(
         "UPDATE wallets SET balance = balance + ? WHERE guild_id = ? AND member_id = ? "
         "RETURNING balance",
         (delta, guild, member),
-    )
-    assert row is not None
+    ).fetchone()
     return int(row[0])
 
 
-async def _ledger(
-    conn: aiosqlite.Connection,
-    guild: str,
-    member: str,
-    delta: int,
-    kind: str,
-    *,
-    balance_after: int,
-    job_id: str | None = None,
-    actor_id: str | None = None,
+def _ledger(
+    conn: sqlite3.Connection, guild: str, member: str, delta: int, kind: str, *,
+    balance_after: int, job_id: str | None = None, actor_id: str | None = None,
     reason: str | None = None,
 ) -> None:
-    await conn.execute(
+    conn.execute(
         "INSERT INTO ledger (guild_id, member_id, at, delta, kind, job_id, actor_id, reason, "
         "balance_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (guild, member, time.time(), delta, kind, job_id, actor_id, reason, balance_after),

@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from collections import OrderedDict
@@ -265,12 +266,14 @@ class Engine:
                                      "automatic operator top-up", kind="topup")
 
     async def _hold_and_insert(self, rec: JobRecord, *, settle: bool) -> int:
-        async with self.db.transaction() as conn:
-            balance = await self.credits.hold_in(conn, rec.guild_id, rec.member_id, rec.cost, rec.id)
-            await jobrows.insert_job(conn, rec)
+        def tx(conn: sqlite3.Connection) -> int:
+            balance = self.credits.hold_in(conn, rec.guild_id, rec.member_id, rec.cost, rec.id)
+            jobrows.insert_job(conn, rec)
             if settle:
-                await self.credits.settle_in(conn, rec.id)
-        return balance
+                self.credits.settle_in(conn, rec.id)
+            return balance
+
+        return await self.db.run_tx(tx)
 
     def _finish_cached(self, rec: JobRecord, balance: int) -> JobHandle:
         result = self._result(rec, balance, cached=True)
@@ -361,16 +364,18 @@ class Engine:
         rec.state, rec.provider = "succeeded", provider
         rec.result_files, rec.result_data = files, out.data
         rec.note = "; ".join(notes) or None
-        async with self.db.transaction() as conn:
-            await self.credits.settle_in(conn, rec.id)
-            await jobrows.finish_job_in(conn, rec)
-            balance = await self.credits.balance_in(conn, rec.guild_id, rec.member_id)
-            await conn.execute(
+        def tx(conn: sqlite3.Connection) -> int:
+            self.credits.settle_in(conn, rec.id)
+            jobrows.finish_job_in(conn, rec)
+            conn.execute(
                 "INSERT OR REPLACE INTO cache (key, tool, provider, files, data, note, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (rec.cache_key, rec.tool, provider, json.dumps(files), json.dumps(out.data),
                  out.note, time.time()),
             )
+            return self.credits.balance_in(conn, rec.guild_id, rec.member_id)
+
+        balance = await asyncio.shield(self.db.run_tx(tx))
         latency = (time.monotonic() - t0) * 1000
         self.metrics.record(rec.tool, provider, ok=True, latency_ms=latency, credits=rec.cost)
         log.info("job succeeded", extra=self._ctx(rec, provider=provider, outcome="succeeded",
@@ -391,10 +396,12 @@ class Engine:
         else:
             rec.error_type, rec.error_message = "Canceled", "canceled"
         rec.state = state
-        async with self.db.transaction() as conn:
-            await self.credits.refund_in(conn, rec.id, reason=f"job {state}")
-            await jobrows.finish_job_in(conn, rec)
-            balance = await self.credits.balance_in(conn, rec.guild_id, rec.member_id)
+        def tx(conn: sqlite3.Connection) -> int:
+            self.credits.refund_in(conn, rec.id, reason=f"job {state}")
+            jobrows.finish_job_in(conn, rec)
+            return self.credits.balance_in(conn, rec.guild_id, rec.member_id)
+
+        balance = await asyncio.shield(self.db.run_tx(tx))
         if rec.id in self._queue:
             self._queue.remove(rec.id)
         latency = (time.monotonic() - t0) * 1000
@@ -452,9 +459,11 @@ class Engine:
         if not can_resume:
             rec.state, rec.error_type = "failed", "Interrupted"
             rec.error_message = "interrupted by a restart"
-            async with self.db.transaction() as conn:
-                await self.credits.refund_in(conn, rec.id, reason="interrupted by a restart")
-                await jobrows.finish_job_in(conn, rec)
+            def tx(conn: sqlite3.Connection) -> None:
+                self.credits.refund_in(conn, rec.id, reason="interrupted by a restart")
+                jobrows.finish_job_in(conn, rec)
+
+            await self.db.run_tx(tx)
             log.info("recovered job refunded", extra=self._ctx(rec, outcome="refunded"))
             self._emit(JobEvent("refunded", rec.id, rec,
                                 message="interrupted by a restart; your credits were refunded"))

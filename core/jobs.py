@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +118,8 @@ _INSERT = (
 )
 
 
-async def insert_job(conn: aiosqlite.Connection, rec: JobRecord) -> None:
-    await conn.execute(
+def insert_job(conn: sqlite3.Connection, rec: JobRecord) -> None:
+    conn.execute(
         _INSERT,
         (rec.id, rec.guild_id, rec.member_id, rec.channel_id, rec.tool, json.dumps(rec.params),
          rec.input_key, rec.cache_key, rec.cost, rec.state, rec.source, rec.owner, rec.created_at,
@@ -135,10 +136,10 @@ async def mark_running(db: Database, rec: JobRecord) -> None:
     )
 
 
-async def finish_job_in(conn: aiosqlite.Connection, rec: JobRecord) -> None:
+def finish_job_in(conn: sqlite3.Connection, rec: JobRecord) -> None:
     """Write a job's final state (inside the caller's transaction, with settle/refund)."""
     rec.finished_at = time.time()
-    await conn.execute(
+    conn.execute(
         "UPDATE jobs SET state = ?, provider = ?, attempts = ?, error_type = ?, error_message = ?, "
         "note = ?, result_files = ?, result_data = ?, finished_at = ? WHERE id = ?",
         (rec.state, rec.provider, rec.attempts, rec.error_type, rec.error_message, rec.note,
