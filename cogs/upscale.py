@@ -10,6 +10,7 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.render import command_description, credits
+from core.tools.base import TOOLS, UpscaleParams
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -22,7 +23,9 @@ class Upscale(commands.Cog):
         base = bot.settings.tool_cost("upscale")
         # choice names state the cost; discord.py has no public setter for them
         self.upscale._params["scale"].choices = [
-            Choice(name=f"{n}x ({credits(base * n // 2)})", value=n) for n in (2, 4)
+            Choice(name=f"{n}x ({credits(TOOLS['upscale'].cost_for(base, UpscaleParams(scale=n)))})",
+                   value=n)
+            for n in (2, 4)
         ]
 
     @app_commands.command(name="upscale", description="Upscale an image 2x or 4x")
