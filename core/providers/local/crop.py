@@ -25,7 +25,6 @@ is the plain centre crop.
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import dataclass, field
 
 import cv2
@@ -45,8 +44,6 @@ from core.providers.local.faces import (
     resized,
 )
 from core.tools.base import CropParams
-
-log = logging.getLogger(__name__)
 
 RATIOS: dict[str, tuple[int, int]] = {
     "1:1": (1, 1),
@@ -169,7 +166,6 @@ def _distance_to_colours(pixels: np.ndarray, samples: np.ndarray) -> np.ndarray:
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     k = min(12, len(samples))
     cv2.setRNGSeed(7)
-    labels = np.zeros((len(samples), 1), np.int32)
     labels = np.zeros((len(samples), 1), np.int32)
     data = np.ascontiguousarray(samples, dtype=np.float32)
     _, _, centres = cv2.kmeans(data, k, labels, criteria, 2, cv2.KMEANS_PP_CENTERS)
