@@ -194,8 +194,9 @@ class Engine:
         self.admission.check_prompt(params)
         decoded = await self._decode(req) if TOOLS[req.tool].takes_image else None
         self.admission.check_rate(req, g)
-        self.admission.check_queue(req, g, self._member_load(req))
-        input_key = self.store.put(req.image, mime_of(req.image)) if req.image and decoded else None
+        self.admission.check_queue(req, g, self._member_load(req.guild_id, req.member_id))
+        input_key = ((await self._store_files([(req.image, mime_of(req.image))]))[0]
+                     if req.image and decoded else None)
         cache_key = _cache_key(req.tool, params, input_key)
         cached = await self._cache_lookup(cache_key)
         cost = g.cache_hit_cost if cached else TOOLS[req.tool].cost_for(g.tools[req.tool].cost, params)
@@ -227,25 +228,26 @@ class Engine:
             decode_image, data, max_bytes=sec.max_input_bytes, max_pixels=sec.max_pixels
         )
 
-    def _member_load(self, req: JobRequest) -> MemberLoad:
+    def _member_load(self, guild: str, member: str) -> MemberLoad:
         """The member's jobs in flight, and how long their running ones have run."""
-        running, queued = self._member_jobs(req.guild_id, req.member_id)
         now = time.monotonic()
-        ages = [now - live.enqueued for live in self._live.values()
-                if live.rec.id in self._running and live.rec.member_id == req.member_id
-                and live.rec.guild_id == req.guild_id]
-        return MemberLoad(running, queued, ages)
-
-    def _member_jobs(self, guild: str, member: str) -> tuple[int, int]:
-        running = queued = 0
+        queued, ages = 0, []
         for live in self._live.values():
             r = live.rec
-            if r.guild_id == guild and r.member_id == member and not live.future.done():
-                if r.id in self._running:
-                    running += 1
-                else:
-                    queued += 1
-        return running, queued
+            if r.guild_id != guild or r.member_id != member or live.future.done():
+                continue
+            if r.id in self._running:
+                ages.append(now - live.enqueued)
+            else:
+                queued += 1
+        return MemberLoad(len(ages), queued, ages)
+
+    async def _store_files(self, files: list[tuple[bytes, str]]) -> list[str]:
+        """Put files in the result store; big ones are hashed and written off the event
+        loop (below ~256 KB the thread hand-off costs more than the work)."""
+        if sum(len(data) for data, _ in files) < 256 * 1024:
+            return [self.store.put(data, mime) for data, mime in files]
+        return await asyncio.to_thread(lambda: [self.store.put(d, m) for d, m in files])
 
     async def _cache_lookup(self, key: str) -> dict[str, Any] | None:
         row = await self.db.fetchone("SELECT files, data, note FROM cache WHERE key = ?", (key,))
@@ -312,8 +314,8 @@ class Engine:
                 break
             live = self._live[jid]
             g = self.guild_config.effective_now(live.rec.guild_id)
-            running, _ = self._member_jobs(live.rec.guild_id, live.rec.member_id)
-            if running >= g.per_member_running:
+            load = self._member_load(live.rec.guild_id, live.rec.member_id)
+            if load.running >= g.per_member_running:
                 continue
             self._queue.remove(jid)
             self._running.add(jid)
@@ -356,10 +358,8 @@ class Engine:
     # -- endings ----------------------------------------------------------------------
     async def _succeed(self, live: _Live, provider: str, out: ProviderResult, t0: float) -> None:
         rec = live.rec
-        files = [
-            {"key": self.store.put(f.data, f.mime), "name": f.name, "mime": f.mime}
-            for f in out.files
-        ]
+        keys = await self._store_files([(f.data, f.mime) for f in out.files])
+        files = [{"key": k, "name": f.name, "mime": f.mime} for k, f in zip(keys, out.files, strict=True)]
         notes = [*live.notes, *([out.note] if out.note else [])]
         rec.state, rec.provider = "succeeded", provider
         rec.result_files, rec.result_data = files, out.data
