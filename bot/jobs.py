@@ -39,7 +39,8 @@ from bot import render
 from bot.attachments import download_attachment
 from bot.checks import is_moderator
 from bot.delivery import INTERACTION_TTL_S, JobMessage
-from core.engine import JobRequest
+from bot.mentions import NO_PINGS
+from core.engine import CancelOutcome, JobRequest
 from core.errors import UserError
 from core.jobs import JobEvent
 
@@ -172,7 +173,9 @@ class JobRunner:
         held = f"{render.credits(handle.cost)} held" if handle.cost else "free"
         receipt = f"✅ **{render.LABELS[tool]}** accepted — {held}, balance {handle.balance}."
         if handle.cached:
-            await interaction.edit_original_response(content=f"{receipt} Served from the cache.")
+            await interaction.edit_original_response(
+                content=f"{receipt} Served from the cache.", allowed_mentions=NO_PINGS
+            )
         else:
             await job.post_status(handle.position, receipt)
         self._spawn(job.follow())
@@ -180,9 +183,8 @@ class JobRunner:
     # -- buttons ------------------------------------------------------------------------
 
     async def on_button(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
+        """A job button (the interaction gate in `JobButton` has already passed)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if self.bot.closing:
-            raise UserError("Luneo is restarting; try again in a minute.")
         if action == "cancel":
             await self._cancel(interaction, job_id)
             return
@@ -195,19 +197,21 @@ class JobRunner:
         if job is not None:
             job.canceled_by = actor
         try:
-            ok = await self.engine.cancel(
+            outcome = await self.engine.cancel(
                 job_id, actor_id=actor, is_moderator=await is_moderator(interaction)
             )
         except BaseException:
             if job is not None:
                 job.canceled_by = None
             raise
-        text = (
-            "🚫 Canceled; the held credits were refunded."
-            if ok
-            else "That job has already finished."
-        )
-        await interaction.followup.send(text, ephemeral=True)
+        if outcome != CancelOutcome.CANCELED and job is not None:
+            job.canceled_by = None
+        text = {
+            CancelOutcome.CANCELED: "🚫 Canceled; the held credits were refunded.",
+            CancelOutcome.ALREADY_CANCELED: "That job was already canceled and refunded.",
+            CancelOutcome.ALREADY_FINISHED: "Too late: that job had already finished.",
+        }[outcome]
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _follow_on_input(
         self, action: str, job_id: str

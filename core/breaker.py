@@ -1,4 +1,4 @@
-"""Circuit breaker per provider: closed -> open after N consecutive failures ->
+"""Circuit breakers, one per (provider, tool): closed -> open after N consecutive failures ->
 half-open after a cooldown (one probe at a time) -> closed on success, open on failure."""
 
 from __future__ import annotations
@@ -60,3 +60,30 @@ class CircuitBreaker:
     def release_probe(self) -> None:
         """A probe ended without a verdict on the provider (e.g. the job was canceled)."""
         self.probing = False
+
+
+class Breakers:
+    """One circuit breaker per (provider, tool), so a fault in one tool never closes
+    another: five crashing designs leave `local` open for design only, and crop keeps
+    working. Keys print as ``provider/tool`` (stats, `provider_state` rows)."""
+
+    def __init__(self, threshold: int, cooldown_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self.clock = clock
+        self._by_key: dict[str, CircuitBreaker] = {}
+
+    @staticmethod
+    def key(provider: str, tool: str) -> str:
+        return f"{provider}/{tool}"
+
+    def get(self, provider: str, tool: str) -> CircuitBreaker:
+        """The breaker for `provider` running `tool`, created closed on first use."""
+        k = self.key(provider, tool)
+        if k not in self._by_key:
+            self._by_key[k] = CircuitBreaker(self.threshold, self.cooldown_s, self.clock)
+        return self._by_key[k]
+
+    def items(self) -> list[tuple[str, CircuitBreaker]]:
+        return sorted(self._by_key.items())

@@ -3,8 +3,10 @@ one retry layer around every provider attempt (PRODUCT.md §5).
 
 Only TransientProviderError is retried, with exponential backoff and equal
 jitter, honouring Retry-After up to a cap, and never past the job's deadline.
-Every attempt is written to `provider_attempts` and counted by the provider's
-circuit breaker; when the breaker opens, retrying that provider stops.
+Every attempt is written to `provider_attempts` and counted by the breaker of
+its (provider, tool); when the breaker opens, retrying that provider stops. A
+crash inside our own code is a bug: it is logged with a reference id, the chain
+moves on, and the breaker does not count it (the provider is not unhealthy).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from core.breaker import CircuitBreaker
+from core.breaker import Breakers, CircuitBreaker
 from core.errors import (
     AllProvidersFailed,
     ContentRejected,
+    InternalError,
+    Interrupted,
     PermanentProviderError,
     ProviderError,
     TransientProviderError,
@@ -76,9 +81,7 @@ async def run_chain(engine: Engine, live: _Live) -> tuple[str, ProviderResult]:
         if not ok:
             reasons.append((name, why))
             continue
-        breaker = engine.breakers.setdefault(
-            name, CircuitBreaker(engine.settings.breaker.failure_threshold,
-                                 engine.settings.breaker.cooldown_s))
+        breaker = engine.breakers.get(name, rec.tool)
         if not breaker.allow():
             why = ("circuit half-open (a probe is in flight)" if breaker.state == "half-open"
                    else f"circuit open (retry in {breaker.retry_in():.0f} s)")
@@ -88,9 +91,10 @@ async def run_chain(engine: Engine, live: _Live) -> tuple[str, ProviderResult]:
             out = await run_with_retries(engine, live, provider, breaker, req)
         except ContentRejected:
             raise
-        except ProviderError as exc:
-            reasons.append((name, exc.reason))
-            engine._emit(JobEvent("fallback", rec.id, rec, provider=name, message=exc.reason))
+        except (ProviderError, InternalError) as exc:
+            why = exc.reason if isinstance(exc, ProviderError) else str(exc)
+            reasons.append((name, why))
+            engine._emit(JobEvent("fallback", rec.id, rec, provider=name, message=why))
             continue
         if reasons:
             live.fallback_reason = "; ".join(f"{p}: {r}" for p, r in reasons)
@@ -98,13 +102,21 @@ async def run_chain(engine: Engine, live: _Live) -> tuple[str, ProviderResult]:
     raise AllProvidersFailed(rec.tool, reasons)
 
 def provider_request(engine: Engine, live: _Live) -> ProviderRequest:
-    """The request a provider sees; progress from worker threads is marshalled to the loop."""
+    """The request a provider sees; progress from worker threads is marshalled to the loop.
+
+    Progress is also the checkpoint of work on a thread: once the job is stopped
+    (canceled, shut down) or past its deadline, the next call raises Interrupted.
+    """
     loop = asyncio.get_running_loop()
     rec = live.rec
     last = [0.0]
 
     def progress(fraction: float, message: str) -> None:
+        if live.stop.is_set():
+            raise Interrupted("the job was stopped")
         now = time.monotonic()
+        if now > live.deadline:
+            raise Interrupted("the job ran past its deadline")
         if now - last[0] < 0.25 and fraction < 1.0:
             return
         last[0] = now
@@ -115,6 +127,7 @@ def provider_request(engine: Engine, live: _Live) -> ProviderRequest:
         job_id=rec.id, tool=rec.tool, params=live.params,
         image=live.decoded.image if live.decoded else None, image_bytes=live.input_bytes,
         idempotency_key=f"luneo-{rec.id}", deadline=live.deadline, progress=progress,
+        stop=live.stop,
     )
 
 
@@ -198,10 +211,15 @@ async def _one_attempt(
     except asyncio.CancelledError:
         outcome, error = "canceled", "canceled"
         raise
+    except Interrupted as exc:  # stopped at a checkpoint: not the provider's fault
+        outcome, error = "canceled", str(exc)
+        raise PermanentProviderError(str(exc), provider=provider.name) from None
     except Exception as exc:
-        log.exception("provider crashed", extra={"job_id": rec.id, "provider": provider.name})
-        outcome, error = "permanent", f"internal error ({type(exc).__name__})"
-        raise PermanentProviderError(error, provider=provider.name) from None
+        ref = uuid.uuid4().hex[:8]
+        log.exception("bug: provider %s crashed (ref %s)", provider.name, ref,
+                      extra={"job_id": rec.id, "provider": provider.name, "ref": ref})
+        outcome, error = "crashed", f"internal error ({type(exc).__name__}, ref {ref})"
+        raise InternalError(ref) from None
     finally:
         latency = int((time.monotonic() - t0) * 1000)
         await _account(engine, live, provider, breaker, acc, number, outcome, error, latency,
@@ -218,7 +236,7 @@ async def _account(
         was_open = breaker.opened_at is not None
         breaker.record_success()  # the provider answered properly, even if it said no
         if was_open:
-            await _persist_breaker(engine, provider.name, breaker)
+            await _persist_breaker(engine, provider.name, rec.tool, breaker)
     elif outcome in ("transient", "permanent", "timeout"):
         opened = breaker.record_failure(error or outcome)
     else:
@@ -235,11 +253,11 @@ async def _account(
     )
     if opened:
         log.warning("circuit opened", extra={"provider": provider.name, "job_id": rec.id})
-        await _persist_breaker(engine, provider.name, breaker)
+        await _persist_breaker(engine, provider.name, rec.tool, breaker)
 
 
-async def _persist_breaker(engine: Engine, name: str, breaker: CircuitBreaker) -> None:
-    args: tuple[Any, ...] = (name, breaker.state, breaker.failures, breaker.opened_at and time.time(),
+async def _persist_breaker(engine: Engine, name: str, tool: str, breaker: CircuitBreaker) -> None:
+    args: tuple[Any, ...] = (Breakers.key(name, tool), breaker.state, breaker.failures, breaker.opened_at and time.time(),
                              breaker.last_error, time.time())
     await engine.db.execute(
         "INSERT INTO provider_state (provider, circuit, failures, opened_at, last_error, updated_at)"

@@ -18,21 +18,24 @@ import inspect
 import json
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from core import jobs as jobrows
 from core.admission import Admission, MemberLoad
-from core.breaker import CircuitBreaker
+from core.breaker import Breakers
 from core.chain import run_chain
 from core.config import Settings
 from core.credits import Credits
 from core.errors import (
     AllProvidersFailed,
+    InternalError,
     InvalidInput,
     NotAllowed,
     StudioError,
@@ -42,6 +45,7 @@ from core.guild_config import GuildConfig
 from core.imaging import DecodedImage, decode_image, mime_of
 from core.jobs import JobEvent, JobHandle, JobRecord, JobResult
 from core.metrics import Metrics
+from core.process_pool import LocalProcessPool
 from core.providers.base import LocalProvider, Provider, ProviderResult
 from core.providers.registry import build_providers
 from core.storage.db import Database
@@ -78,10 +82,25 @@ class _Live:
     enqueued: float
     deadline: float
     task: asyncio.Task[None] | None = None
-    cancel_requested: bool = False
+    # the job's one ending, claimed synchronously on the event loop by whoever gets there
+    # first: "succeeded", "failed" or "canceled" (None while it may still go either way)
+    ending: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)  # stops local work
     fallback_reason: str | None = None
     last_position: int | None = None
     notes: list[str] = field(default_factory=list)
+
+
+class CancelOutcome(StrEnum):
+    """What a cancel request did. Only CANCELED refunded anything."""
+
+    CANCELED = "canceled"  # this request stopped the job and refunded its hold
+    ALREADY_CANCELED = "already_canceled"  # an earlier request canceled it
+    ALREADY_FINISHED = "already_finished"  # it succeeded or failed first
+
+
+class _EndingLost(Exception):
+    """A job's final transition found it already ended (another process got there)."""
 
 
 class Engine:
@@ -102,16 +121,15 @@ class Engine:
             daily=lambda g: self.guild_config.effective_now(g).daily,
         )
         self.metrics = Metrics()
-        self.breakers = {
-            name: CircuitBreaker(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
-            for name in providers
-        }
+        self.breakers = Breakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.limits.local_threads, thread_name_prefix="luneo-local"
         )
-        for p in providers.values():
-            if isinstance(p, LocalProvider):
-                p.executor = self._executor
+        local = [p for p in providers.values() if isinstance(p, LocalProvider)]
+        self._pool = (LocalProcessPool(settings.limits.local_threads)
+                      if local and settings.limits.local_isolation == "process" else None)
+        for p in local:
+            p.executor, p.pool = self._executor, self._pool
         self.admission = Admission(settings, self.metrics)
         self._listeners: list[Listener] = []
         self._live: dict[str, _Live] = {}  # jobs in flight (queued or running) only
@@ -129,10 +147,18 @@ class Engine:
         cls, settings: Settings, providers: dict[str, Provider] | None = None
     ) -> Engine:
         db = await Database.open(settings.database_path)
-        registry = build_providers(settings)
-        registry.update(providers or {})
-        engine = cls(settings, db, registry)
-        await engine.guild_config.load()
+        try:
+            registry = build_providers(settings)
+            registry.update(providers or {})
+            engine = cls(settings, db, registry)
+        except BaseException:
+            await db.close()  # an open connection thread would keep the process alive
+            raise
+        try:
+            await engine.guild_config.load()
+        except BaseException:
+            await engine.close(grace_s=0)
+            raise
         return engine
 
     async def start(self) -> None:
@@ -152,11 +178,15 @@ class Engine:
         if self._closed:
             return
         self._closing = self._closed = True
+        for live in self._live.values():
+            if live.rec.id not in self._running:
+                live.stop.set()  # queued: it will not start
         running = [self._live[j].task for j in self._running if self._live[j].task]
         if running:
             await asyncio.wait([t for t in running if t], timeout=grace_s)
         cancelled = []
         for jid in list(self._running):
+            self._live[jid].stop.set()  # work on a thread stops at its next checkpoint
             task = self._live[jid].task
             if task and not task.done():
                 task.cancel()
@@ -171,6 +201,8 @@ class Engine:
                 live.future.cancel()
         for p in self.providers.values():
             await p.aclose()
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.close)  # kills any worker still busy
         self._executor.shutdown(wait=False, cancel_futures=True)
         await self.db.close()
 
@@ -330,7 +362,8 @@ class Engine:
         rec = live.rec
         t0 = time.monotonic()
         try:
-            await jobrows.mark_running(self.db, rec)
+            if live.ending is not None or not await jobrows.mark_running(self.db, rec):
+                return  # canceled before it started: the canceller ends it
             self._emit(JobEvent("started", rec.id, rec))
             # the attempt's own timeout fires at the deadline; this one is a backstop
             remaining = max(0.1, live.deadline - time.monotonic()) + 3.0
@@ -338,22 +371,38 @@ class Engine:
                 provider, out = await asyncio.wait_for(run_chain(self, live), timeout=remaining)
             except TimeoutError:
                 raise AllProvidersFailed(rec.tool, [("engine", "the job ran past its deadline")]) from None
-            await self._succeed(live, provider, out, t0)
+            if self._claim_end(live, "succeeded"):
+                await self._succeed(live, provider, out, t0)
         except asyncio.CancelledError:
-            if live.cancel_requested:
-                await asyncio.shield(self._fail(live, None, t0, state="canceled"))
-            elif not live.future.done():
+            live.stop.set()
+            if live.ending != "canceled" and not live.future.done():
                 live.future.cancel()  # shutdown: the row stays active for recovery
                 self._live.pop(rec.id, None)
             raise
         except StudioError as exc:
-            await self._fail(live, exc, t0)
-        except Exception as exc:
-            log.exception("job crashed", extra=self._ctx(rec))
-            await self._fail(live, exc, t0)
+            if self._claim_end(live, "failed"):
+                await self._fail(live, exc, t0)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("bug: job crashed (ref %s)", ref, extra=self._ctx(rec, ref=ref))
+            if self._claim_end(live, "failed"):
+                await self._fail(live, InternalError(ref), t0)
         finally:
-            self._running.discard(rec.id)
-            self._pump()
+            live.stop.set()  # whatever happened, no local work outlives its job
+            self._release(rec.id)
+
+    def _release(self, job_id: str) -> None:
+        self._running.discard(job_id)
+        self._pump()
+
+    @staticmethod
+    def _claim_end(live: _Live, ending: str) -> bool:
+        """Claim the job's one ending. Synchronous (no await), so on the event loop
+        exactly one of success, failure and cancel wins; the losers see False."""
+        if live.ending is not None:
+            return False
+        live.ending = ending
+        return True
 
     # -- endings ----------------------------------------------------------------------
     async def _succeed(self, live: _Live, provider: str, out: ProviderResult, t0: float) -> None:
@@ -365,8 +414,8 @@ class Engine:
         rec.result_files, rec.result_data = files, out.data
         rec.note = "; ".join(notes) or None
         def tx(conn: sqlite3.Connection) -> int:
-            self.credits.settle_in(conn, rec.id)
-            jobrows.finish_job_in(conn, rec)
+            if not jobrows.finish_job_in(conn, rec) or not self.credits.settle_in(conn, rec.id):
+                raise _EndingLost(rec.id)
             conn.execute(
                 "INSERT OR REPLACE INTO cache (key, tool, provider, files, data, note, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -375,7 +424,11 @@ class Engine:
             )
             return self.credits.balance_in(conn, rec.guild_id, rec.member_id)
 
-        balance = await asyncio.shield(self.db.run_tx(tx))
+        try:
+            balance = await asyncio.shield(self.db.run_tx(tx))
+        except _EndingLost:
+            await self._resolve_lost(live)
+            return
         latency = (time.monotonic() - t0) * 1000
         self.metrics.record(rec.tool, provider, ok=True, latency_ms=latency, credits=rec.cost)
         log.info("job succeeded", extra=self._ctx(rec, provider=provider, outcome="succeeded",
@@ -384,24 +437,29 @@ class Engine:
         self._resolve(live, result, "done")
 
     async def _fail(
-        self, live: _Live, exc: BaseException | None, t0: float, *, state: str = "failed"
+        self, live: _Live, exc: StudioError | None, t0: float, *, state: str = "failed"
     ) -> None:
+        """Refund and record a failed (exc given) or canceled (exc None) job, in one
+        transaction that also moves the job row from queued/running to `state`."""
         rec = live.rec
         if live.future.done():
             return
-        if isinstance(exc, StudioError):
+        if exc is not None:
             rec.error_type, rec.error_message = type(exc).__name__, str(exc)
-        elif exc is not None:
-            rec.error_type, rec.error_message = "InternalError", "internal error"
         else:
             rec.error_type, rec.error_message = "Canceled", "canceled"
         rec.state = state
         def tx(conn: sqlite3.Connection) -> int:
+            if not jobrows.finish_job_in(conn, rec):
+                raise _EndingLost(rec.id)
             self.credits.refund_in(conn, rec.id, reason=f"job {state}")
-            jobrows.finish_job_in(conn, rec)
             return self.credits.balance_in(conn, rec.guild_id, rec.member_id)
 
-        balance = await asyncio.shield(self.db.run_tx(tx))
+        try:
+            balance = await asyncio.shield(self.db.run_tx(tx))
+        except _EndingLost:
+            await self._resolve_lost(live)
+            return
         if rec.id in self._queue:
             self._queue.remove(rec.id)
         latency = (time.monotonic() - t0) * 1000
@@ -409,10 +467,18 @@ class Engine:
                             failure=rec.error_type)
         log.info("job %s, refunded", state, extra=self._ctx(rec, outcome=state,
                                                               error_type=rec.error_type))
-        result = self._result(rec, balance, error=exc if isinstance(exc, StudioError) else None)
-        if exc is not None and not isinstance(exc, StudioError):
-            result.error = StudioError("internal error")
+        result = self._result(rec, balance, error=exc)
         self._resolve(live, result, "canceled" if state == "canceled" else "failed")
+
+    async def _resolve_lost(self, live: _Live) -> None:
+        """The row had already ended elsewhere: tell listeners what the database says."""
+        log.warning("job ending lost a race; reporting the stored outcome",
+                    extra=self._ctx(live.rec))
+        stored = await jobrows.get_job(self.db, live.rec.id)
+        rec = stored or live.rec
+        balance = await self.credits.balance(rec.guild_id, rec.member_id)
+        kind = {"succeeded": "done", "canceled": "canceled"}.get(rec.state, "failed")
+        self._resolve(live, self._result(rec, balance), kind)
 
     def _resolve(self, live: _Live, result: JobResult, kind: str) -> None:
         if not live.future.done():
@@ -500,24 +566,44 @@ class Engine:
         handle = await self.submit(req)
         return await self.wait(handle.job_id)
 
-    async def cancel(self, job_id: str, actor_id: str, is_moderator: bool = False) -> bool:
-        """Cancel a queued or running job (owner or moderator) and refund it."""
+    async def cancel(
+        self, job_id: str, actor_id: str, is_moderator: bool = False
+    ) -> CancelOutcome:
+        """Cancel a queued or running job (its owner or a moderator) and refund it.
+
+        Exactly once: of a cancel and the job's own success or failure, the first to
+        claim the ending wins, and the refund is in the same transaction as the job's
+        final state. Running local work is stopped (its worker process is killed)
+        before this returns. Raises NotAllowed for anyone else's job.
+        """
         live = self._live.get(job_id)
-        if live is None or live.future.done():
-            return False
+        if live is None:
+            rec = await jobrows.get_job(self.db, job_id)
+            if rec is not None and rec.member_id != actor_id and not is_moderator:
+                raise NotAllowed("Only the member who started this job or a moderator can cancel it.")
+            if rec is not None and rec.state == "canceled":
+                return CancelOutcome.ALREADY_CANCELED
+            return CancelOutcome.ALREADY_FINISHED
         if live.rec.member_id != actor_id and not is_moderator:
             raise NotAllowed("Only the member who started this job or a moderator can cancel it.")
-        live.cancel_requested = True
-        if job_id in self._queue:
-            await self._fail(live, None, live.enqueued, state="canceled")
-            return True
-        if live.task is not None:
-            live.task.cancel()
-            try:
+        if not self._claim_end(live, "canceled"):
+            if live.ending != "canceled":
+                return CancelOutcome.ALREADY_FINISHED
+            try:  # let the first cancel finish, so replies arrive in order
                 await asyncio.shield(live.future)
             except asyncio.CancelledError:
                 pass
-        return True
+            return CancelOutcome.ALREADY_CANCELED
+        live.stop.set()
+        if job_id in self._queue:
+            self._queue.remove(job_id)
+        task = live.task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._release(job_id)  # a task canceled before its first step runs no finally
+        await asyncio.shield(self._fail(live, None, live.enqueued, state="canceled"))
+        return CancelOutcome.CANCELED
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         return await jobrows.get_job(self.db, job_id)
@@ -568,5 +654,5 @@ def _cache_key(tool: str, params: Params, input_key: str | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-__all__ = ["Engine", "JobEvent", "JobHandle", "JobRecord", "JobRequest", "JobResult",
+__all__ = ["CancelOutcome", "Engine", "JobEvent", "JobHandle", "JobRecord", "JobRequest", "JobResult",
            "sha256_hex"]

@@ -13,7 +13,10 @@
     │   ├── TransientProviderError    worth retrying (timeouts, 408/409/429, 5xx)
     │   └── PermanentProviderError    not worth retrying; try the next provider
     ├── AllProvidersFailed        every provider in the chain gave up
-    └── ConfigError               bad config.toml key or value (stops startup)
+    ├── InternalError             a bug in our own code (logged with a reference id)
+    ├── Interrupted               work stopped: the job was canceled, timed out or shut down
+    ├── ConfigError               bad config.toml key or value (stops startup)
+    └── StorageError              database or result folder unusable (stops startup)
 
 `ContentRejected` is a UserError *and* a provider outcome: when a provider
 refuses a prompt, the engine neither retries nor falls back, and refunds.
@@ -121,8 +124,27 @@ class AllProvidersFailed(StudioError):
         self.reasons = reasons
 
 
+class InternalError(StudioError):
+    """A crash inside our own code. It is a bug, logged with the traceback under `ref`;
+    it never counts against a provider's circuit breaker (the provider is not unhealthy)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"internal error (ref {ref})")
+        self.ref = ref
+
+
+class Interrupted(StudioError):
+    """Raised inside a provider's work when its job was canceled, ran past its deadline
+    or the studio is shutting down: the work stops at the next checkpoint."""
+
+
 class ConfigError(StudioError):
     """A bad configuration key or value; the message is one line naming it."""
+
+
+class StorageError(StudioError):
+    """The database or the result folder cannot be created, opened or upgraded; the
+    message is one line naming the path and the problem (shown to the operator)."""
 
 
 def is_transient_status(status: int) -> bool:

@@ -128,23 +128,39 @@ def insert_job(conn: sqlite3.Connection, rec: JobRecord) -> None:
     )
 
 
-async def mark_running(db: Database, rec: JobRecord) -> None:
-    rec.state, rec.started_at, rec.owner = "running", time.time(), PROCESS_OWNER
-    await db.execute(
-        "UPDATE jobs SET state = 'running', started_at = ?, owner = ? WHERE id = ?",
-        (rec.started_at, rec.owner, rec.id),
-    )
+async def mark_running(db: Database, rec: JobRecord) -> bool:
+    """queued -> running, conditionally: False (nothing written) if the job has already
+    left the queue, e.g. it was canceled first."""
+    started, owner = time.time(), PROCESS_OWNER
+
+    def tx(conn: sqlite3.Connection) -> bool:
+        cur = conn.execute(
+            "UPDATE jobs SET state = 'running', started_at = ?, owner = ? "
+            "WHERE id = ? AND state = 'queued'",
+            (started, owner, rec.id),
+        )
+        return cur.rowcount == 1
+
+    if not await db.run_tx(tx):
+        return False
+    rec.state, rec.started_at, rec.owner = "running", started, owner
+    return True
 
 
-def finish_job_in(conn: sqlite3.Connection, rec: JobRecord) -> None:
-    """Write a job's final state (inside the caller's transaction, with settle/refund)."""
+def finish_job_in(conn: sqlite3.Connection, rec: JobRecord) -> bool:
+    """Write a job's final state inside the caller's transaction (with its settle or
+    refund), as one conditional transition from queued/running. Returns False, having
+    written nothing, if the job had already ended: the caller lost a race and must roll
+    back its ledger change."""
     rec.finished_at = time.time()
-    conn.execute(
+    cur = conn.execute(
         "UPDATE jobs SET state = ?, provider = ?, attempts = ?, error_type = ?, error_message = ?, "
-        "note = ?, result_files = ?, result_data = ?, finished_at = ? WHERE id = ?",
+        "note = ?, result_files = ?, result_data = ?, finished_at = ? "
+        "WHERE id = ? AND state IN ('queued', 'running')",
         (rec.state, rec.provider, rec.attempts, rec.error_type, rec.error_message, rec.note,
          json.dumps(rec.result_files), json.dumps(rec.result_data), rec.finished_at, rec.id),
     )
+    return cur.rowcount == 1
 
 
 async def record_delivery(

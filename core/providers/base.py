@@ -6,21 +6,29 @@ tools. Adapters translate their SDK's failures into the error tree
 engine retries on a type, never on strings. Providers never retry internally:
 the engine's retry layer is the only one (PRODUCT.md §5).
 
-Local providers subclass `LocalProvider` and implement `run_sync`; the engine
-runs it on a bounded thread pool so CPU work never blocks the event loop.
+Local providers subclass `LocalProvider` and implement `run_sync`. The engine
+runs it in a killable worker process when the provider offers a picklable
+`isolated_call` (the real local tools do), else on a bounded thread pool; either
+way CPU work never blocks the event loop. On a thread, work stops at the next
+`req.progress(...)` call after a cancel (it raises `Interrupted`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image
 
 from core.tools.base import Params
+
+if TYPE_CHECKING:
+    from core.process_pool import LocalProcessPool
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,9 @@ class ProviderRequest:
     image_bytes: bytes | None  # the original upload (for APIs that take a file)
     idempotency_key: str  # one per job, the same across attempts
     deadline: float  # time.monotonic() by which the whole job must be done
+    # reports progress; on a thread it also raises Interrupted once the job is stopped
     progress: Callable[[float, str], None] = field(default=lambda _f, _m: None)
+    stop: threading.Event | None = None  # set when the job is canceled or shut down
 
 
 @dataclass
@@ -85,10 +95,26 @@ class LocalProvider(Provider):
 
     name: ClassVar[str] = "local"
     executor: concurrent.futures.Executor | None = None
+    pool: LocalProcessPool | None = None
 
     def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
         raise NotImplementedError
 
+    def isolated_call(
+        self, req: ProviderRequest
+    ) -> tuple[Callable[..., ProviderResult], tuple[Any, ...]] | None:
+        """A picklable `(function, args)` that does `run_sync`'s work in a worker
+        process, or None to run `run_sync` on a thread."""
+        return None
+
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.run_sync, req, attempt)
+        call = self.isolated_call(req) if self.pool is not None else None
+        if call is None or self.pool is None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self.run_sync, req, attempt)
+        fn, args = call
+        result: ProviderResult = await self.pool.run(
+            fn, *args, job_id=req.job_id, progress=req.progress,
+            time_limit=max(0.1, req.deadline - time.monotonic()))
+        attempt.model = result.model
+        return result

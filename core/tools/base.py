@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,9 @@ class DesignParams(Params):
         v = " ".join(v.split())
         if not v:
             raise ValueError("the prompt is empty")
+        if not has_visible_text(v):
+            raise ValueError("the prompt has no visible characters (only spaces, zero-width "
+                             "or control characters); write a few words")
         return v
 
     @field_validator("colors", mode="before")
@@ -68,7 +72,15 @@ class DesignParams(Params):
         if v is None:
             return None
         v = " ".join(v.split())
-        return v or None
+        return v if v and has_visible_text(v) else None
+
+
+def has_visible_text(text: str) -> bool:
+    """True if `text` has at least one letter, digit, punctuation mark or symbol (emoji
+    included): Unicode general categories L*, N*, P*, S*. Zero-width characters
+    (U+200B-U+200D, U+2060, U+FEFF: category Cf), controls and lone combining marks
+    draw nothing on their own."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
 
 
 class RemoveBgParams(Params):

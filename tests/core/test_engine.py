@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.engine import JobRequest
+from core.engine import CancelOutcome, JobRequest
 from core.errors import (
     AllProvidersFailed,
     ContentRejected,
@@ -131,19 +131,19 @@ async def test_breaker_opens_then_half_opens(engine_factory, photo_png) -> None:
         retry__max_attempts=1, breaker__failure_threshold=2, breaker__cooldown_s=0.3)
     for i in range(2):
         await engine.run(crop(photo_png + bytes([i])))  # distinct inputs: no cache hits
-    assert engine.breakers["replicate"].state == "open"
+    assert engine.breakers.get("replicate", "crop").state == "open"
     r = await engine.run(crop(photo_png + b"x"))
     assert len(remote.calls) == 2  # skipped while open
     assert "circuit open" in (r.fallback_reason or "")
     await asyncio.sleep(0.35)
-    assert engine.breakers["replicate"].state == "half-open"
+    assert engine.breakers.get("replicate", "crop").state == "half-open"
     await engine.run(crop(photo_png + b"y"))  # the probe fails: open again
-    assert len(remote.calls) == 3 and engine.breakers["replicate"].state == "open"
+    assert len(remote.calls) == 3 and engine.breakers.get("replicate", "crop").state == "open"
     await asyncio.sleep(0.35)
     r = await engine.run(crop(photo_png + b"z"))  # the probe succeeds: closed
-    assert r.provider == "replicate" and engine.breakers["replicate"].state == "closed"
+    assert r.provider == "replicate" and engine.breakers.get("replicate", "crop").state == "closed"
     stats = await engine.stats()
-    assert stats["circuits"]["replicate"]["circuit"] == "closed"
+    assert stats["circuits"]["replicate/crop"]["circuit"] == "closed"
 
 
 async def test_rate_limit_reports_wait_and_costs_nothing(engine_factory, photo_png) -> None:
@@ -185,14 +185,14 @@ async def test_cancel_queued_and_running_refunds(engine_factory, photo_png) -> N
     queued = await engine.submit(crop(photo_png + b"2"))
     with pytest.raises(NotAllowed):
         await engine.cancel(queued.job_id, actor_id="stranger")
-    assert await engine.cancel(queued.job_id, actor_id="m") is True
+    assert await engine.cancel(queued.job_id, actor_id="m") == CancelOutcome.CANCELED
     await asyncio.sleep(0.05)
-    assert await engine.cancel(running.job_id, actor_id="mod", is_moderator=True) is True
+    assert await engine.cancel(running.job_id, actor_id="mod", is_moderator=True) == CancelOutcome.CANCELED
     r1, r2 = await engine.wait(running.job_id), await engine.wait(queued.job_id)
     gate.set()
     assert r1.status == r2.status == "canceled"
     assert await engine.credits.balance("g", "m") == 10
-    assert await engine.cancel(running.job_id, actor_id="m") is False  # already ended
+    assert await engine.cancel(running.job_id, actor_id="m") == CancelOutcome.ALREADY_CANCELED
     assert await ledger_total(engine) == (10, 10)
 
 
@@ -335,9 +335,9 @@ async def test_input_caused_errors_do_not_open_the_breaker(engine_factory, photo
                                   breaker__failure_threshold=2)
     for i in range(4):
         assert (await engine.run(crop(photo_png + bytes([i])))).provider == "local"
-    assert len(remote.calls) == 4 and engine.breakers["replicate"].state == "closed"
+    assert len(remote.calls) == 4 and engine.breakers.get("replicate", "crop").state == "closed"
     # an account-level failure does count
     remote.errors = [PermanentProviderError("402 out of credits", status=402)] * 2
     for i in range(2):
         await engine.run(crop(photo_png + bytes([10 + i])))
-    assert engine.breakers["replicate"].state == "open"
+    assert engine.breakers.get("replicate", "crop").state == "open"

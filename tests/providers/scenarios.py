@@ -451,7 +451,7 @@ async def breaker_opens_and_half_opens(folder: Path) -> Observation:
             before = len(h.openai.requests_to("images"))
             results.append(await h.run("design", {"prompt": f"poster {i}"}))
             per_job.append(len(h.openai.requests_to("images")) - before)
-            states.append(h.engine.breakers["openai"].state)
+            states.append(h.engine.breakers.get("openai", "design").state)
         obs = await h.observe(
             "OpenAI 500 ×2 (threshold 2, cooldown 0.5 s), 4 jobs",
             "open after 2, skip job 3, half-open probe job 4 succeeds",

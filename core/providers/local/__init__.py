@@ -6,10 +6,13 @@ this class only dispatches, and runs on the engine's bounded thread pool.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from core.config import Settings
+from core.process_pool import WorkerProgress
 from core.providers.base import Attempt, LocalProvider, ProviderRequest, ProviderResult
 from core.tools.base import TOOLS
 
@@ -31,7 +34,22 @@ class LocalStudioProvider(LocalProvider):
         self.settings = settings
 
     def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
-        module = importlib.import_module(_MODULES[req.tool])
-        result: ProviderResult = module.run(req, self.settings)
+        result = run_tool(req, self.settings)
         attempt.model = result.model
         return result
+
+    def isolated_call(
+        self, req: ProviderRequest
+    ) -> tuple[Callable[..., ProviderResult], tuple[Any, ...]]:
+        """The same work for a worker process: progress goes over the pool's queue, and
+        cancellation is the pool killing the worker (no stop event crosses over)."""
+        sendable = dataclasses.replace(req, progress=WorkerProgress(req.job_id), stop=None)
+        return run_tool, (sendable, self.settings)
+
+
+def run_tool(req: ProviderRequest, settings: Settings) -> ProviderResult:
+    """Run `req.tool` with its local module (module-level, so worker processes can
+    unpickle it)."""
+    module = importlib.import_module(_MODULES[req.tool])
+    result: ProviderResult = module.run(req, settings)
+    return result

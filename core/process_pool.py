@@ -1,0 +1,169 @@
+"""Killable worker processes for the local tools.
+
+A thread cannot be stopped from outside: a canceled ×4 upscale kept both cores
+busy for minutes after its job was refunded. Local work therefore runs in a
+small pool of worker processes (pebble's `ProcessPool`), where cancelling a
+running future terminates its worker at once and the pool starts a fresh one.
+A job's deadline is the task's timeout, enforced the same way, and shutdown
+stops every worker. A crash of the native code (segfault, out-of-memory kill)
+ends one worker, not the studio.
+
+Workers fork from a `forkserver` that has imported the local tools once, so a
+replacement worker starts in milliseconds; each worker loads its models on its
+first job and keeps them. Progress reported inside a worker travels back over
+one queue as `(job_id, fraction, message)` and reaches the job's own callback.
+
+Why pebble: the standard library's `ProcessPoolExecutor` cannot cancel a task
+that has started, and a home-made pool would re-implement what pebble has
+maintained since 2013 (worker restart, timeouts, expiry detection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from typing import Any
+
+from pebble import ProcessExpired, ProcessPool
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+# Modules the forkserver imports once, so every worker starts warm.
+PRELOAD = [
+    "core.providers.local",
+    "core.providers.local.crop",
+    "core.providers.local.design",
+    "core.providers.local.palette",
+    "core.providers.local.remove_bg",
+    "core.providers.local.upscale",
+]
+
+_progress_queue: Any = None  # set in each worker by _init_worker
+
+
+class WorkerDied(Exception):
+    """The worker process ended without an answer (killed, out of memory, a native
+    crash). `exitcode` is the process's exit status (negative: the signal)."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(f"worker process ended (exit code {exitcode})")
+        self.exitcode = exitcode
+
+
+class WorkerProgress:
+    """A picklable progress callback for work inside a worker process."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if _progress_queue is not None:
+            _progress_queue.put((self.job_id, fraction, message))
+
+
+def _init_worker(queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
+    """Run `fn(*args)` in the worker. Exceptions come back as plain data, because
+    exceptions with keyword-only constructor arguments do not survive pickling."""
+    try:
+        return "ok", fn(*args)
+    except BaseException as exc:  # every failure must reach the parent
+        state = {k: v for k, v in vars(exc).items() if _picklable(v)}
+        return "error", (type(exc), [str(a) for a in exc.args], state,
+                         traceback.format_exc())
+
+
+def _picklable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None)))
+
+
+def _rebuild(cls: type[BaseException], args: list[str], state: dict[str, Any]) -> BaseException:
+    exc = cls.__new__(cls)
+    BaseException.__init__(exc, *args)
+    vars(exc).update(state)
+    return exc
+
+
+class LocalProcessPool:
+    """A pool of `workers` processes running picklable functions, cancellable.
+
+    `run()` is awaited from the event loop; cancelling the awaiting task
+    terminates the worker running it within milliseconds.
+    """
+
+    def __init__(self, workers: int) -> None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        self._queue = ctx.SimpleQueue()
+        self._pool = ProcessPool(max_workers=workers, initializer=_init_worker,
+                                 initargs=(self._queue,), context=ctx)
+        self._callbacks: dict[str, Progress] = {}
+        self._reader = threading.Thread(target=self._read_progress, name="luneo-progress",
+                                        daemon=True)
+        self._reader.start()
+        self._closed = False
+
+    def _read_progress(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            job_id, fraction, message = item
+            cb = self._callbacks.get(job_id)
+            if cb is None:
+                continue
+            try:
+                cb(fraction, message)
+            except Exception:  # a progress callback must never stop the reader
+                log.debug("progress callback failed", exc_info=True)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, job_id: str,
+                  progress: Progress, time_limit: float | None) -> Any:
+        """`fn(*args)` in a worker process; its exceptions are re-raised here.
+
+        Raises TimeoutError after `time_limit` seconds (the worker is killed),
+        WorkerDied if the worker ended without an answer, and whatever `fn`
+        raised. Cancelling the awaiting task kills the worker.
+        """
+        if self._closed:
+            raise RuntimeError("the worker pool is closed")
+        self._callbacks[job_id] = progress
+        future = self._pool.schedule(_call, args=(fn, args), timeout=time_limit)
+        try:
+            status, payload = await asyncio.wrap_future(future)
+        except ProcessExpired as exc:
+            raise WorkerDied(exc.exitcode) from None
+        except CancelledError:
+            raise asyncio.CancelledError() from None
+        finally:
+            future.cancel()  # a no-op once done; kills the worker if we were cancelled
+            self._callbacks.pop(job_id, None)
+        if status == "ok":
+            return payload
+        cls, exc_args, state, tb = payload
+        error = _rebuild(cls, exc_args, state)
+        error.add_note(f"in worker process:\n{tb}")
+        raise error
+
+    def close(self) -> None:
+        """Stop every worker now (running work is killed) and the progress reader."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.stop()
+        self._pool.join(timeout=5)
+        self._queue.put(None)
+        self._reader.join(timeout=2)
