@@ -132,13 +132,18 @@ class Gated(Provider):
 
     def __init__(self) -> None:
         self.gates: dict[str, asyncio.Event] = {}
+        self.running: dict[str, asyncio.Event] = {}
         self.started: list[str] = []
 
     def gate(self, job_id: str) -> asyncio.Event:
         return self.gates.setdefault(job_id, asyncio.Event())
 
+    def is_running(self, job_id: str) -> asyncio.Event:
+        return self.running.setdefault(job_id, asyncio.Event())
+
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
         self.started.append(req.job_id)
+        self.is_running(req.job_id).set()
         await self.gate(req.job_id).wait()
         return result_for(req)
 
@@ -233,8 +238,7 @@ async def test_cancel_racing_the_end_of_a_running_job(race_engine, photo_png) ->
     outcomes = []
     for i in range(ITERATIONS):
         handle = await engine.submit(crop(photo_png + i.to_bytes(4, "big")))
-        while handle.job_id not in provider.started:
-            await asyncio.sleep(0)
+        await provider.is_running(handle.job_id).wait()
         asyncio.get_running_loop().call_later(rng.random() * 0.003,
                                               provider.gate(handle.job_id).set)
         await asyncio.sleep(rng.random() * 0.003)
