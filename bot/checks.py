@@ -1,4 +1,11 @@
-"""Who may do what: moderators and admins (PRODUCT.md §2).
+"""Who may do what: the gate every interaction passes, moderators and admins (PRODUCT.md §2).
+
+`interaction_allowed` is the one check for every interaction kind: the
+command tree's `interaction_check` (slash commands), job buttons
+(`JobButton.interaction_check`), and `StudioView` / `StudioModal` for any
+other component or modal. It refuses anything from outside a server (a DM,
+a user install) and everything while Luneo is shutting down, before any
+job, wallet or ledger row can exist.
 
 Moderator: the server's configured moderator role, or Manage Server.
 Admin: Manage Server. Admin-only commands are also hidden by default
@@ -14,9 +21,33 @@ from typing import Any, TypeVar
 import discord
 from discord import app_commands
 
-from bot.errors import Refused
+from bot.errors import Refused, report_error
 
 T = TypeVar("T")
+
+
+SERVERS_ONLY = "Luneo works in servers only."
+RESTARTING = "Luneo is restarting; try again in a minute."
+
+
+def refusal(interaction: discord.Interaction) -> Refused | None:
+    """Why this interaction may not run at all, or None when it may."""
+    # a server interaction carries `member`; without it there is no server to bill
+    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+        return Refused(SERVERS_ONLY)
+    if getattr(interaction.client, "closing", False):
+        return Refused(RESTARTING)
+    return None
+
+
+async def interaction_allowed(interaction: discord.Interaction) -> bool:
+    """The gate: True to go on; otherwise answer the refusal (ephemeral) and return False."""
+    refused = refusal(interaction)
+    if refused is None:
+        return True
+    if interaction.type is not discord.InteractionType.autocomplete:
+        await report_error(interaction, refused)
+    return False
 
 
 def is_admin(interaction: discord.Interaction) -> bool:

@@ -8,6 +8,9 @@ running ones finish for `shutdown_grace_s`, then closes it.
 Intents: only `guilds` (channels and roles for the cache). Slash commands,
 buttons and their member data arrive with each interaction, so no privileged
 intent is needed.
+
+Every interaction passes one gate (`bot.checks.interaction_allowed`); every
+message pings nobody unless it names its member (`bot.mentions`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import StudioTree
+from bot.checks import interaction_allowed
+from bot.errors import report_error
 from bot.jobs import JobRunner
+from bot.mentions import NO_PINGS
 from bot.views import JobButton
 from core.config import Settings
 from core.engine import Engine
@@ -44,6 +49,18 @@ COGS = (
 INTENTS = discord.Intents(guilds=True)
 
 
+class StudioTree(app_commands.CommandTree):
+    """Slash commands: the shared interaction gate, and the one error handler."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return await interaction_allowed(interaction)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        await report_error(interaction, error)
+
+
 class StudioBot(commands.Bot):
     def __init__(
         self,
@@ -58,6 +75,7 @@ class StudioBot(commands.Bot):
             help_command=None,
             intents=INTENTS,
             tree_cls=StudioTree,
+            allowed_mentions=NO_PINGS,
             allowed_contexts=app_commands.AppCommandContext(
                 guild=True, dm_channel=False, private_channel=False
             ),

@@ -22,6 +22,7 @@ import discord
 
 from bot import render
 from bot.errors import user_message
+from bot.mentions import NO_PINGS, ping
 from bot.views import cancel_view, result_view
 from core.errors import StudioError
 from core.imaging import encode_to_fit
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 INTERACTION_TTL_S = 14 * 60  # Discord's tokens last 15 minutes; keep a minute of margin
 DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
-NO_PINGS = discord.AllowedMentions.none()
 _EXT = {"image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png"}
 
 
@@ -106,7 +106,9 @@ class JobMessage:
         assert self.interaction is not None
         self._line = render.initial_line(position)
         try:
-            await self.interaction.edit_original_response(content=receipt)
+            await self.interaction.edit_original_response(
+                content=receipt, allowed_mentions=NO_PINGS
+            )
             msg = await self.interaction.followup.send(
                 self._status_text(),
                 view=cancel_view(self.job_id),
@@ -124,7 +126,7 @@ class JobMessage:
     async def announce(self, text: str, *, with_cancel: bool) -> None:
         """Post a channel message (bot token) that becomes the status message."""
         view = cancel_view(self.job_id) if with_cancel else discord.utils.MISSING
-        mentions = discord.AllowedMentions(users=[discord.Object(int(self.owner_id))])
+        mentions = ping(self.owner_id)
         msg = await self.channel.send(text, view=view, allowed_mentions=mentions)
         self.status_id, self._status_via_webhook, self.keep_status = msg.id, False, True
         self._line = text.split("\n", 1)[-1]
@@ -186,7 +188,7 @@ class JobMessage:
                 )
             else:
                 await self.channel.get_partial_message(self.status_id).edit(
-                    content=content, view=view
+                    content=content, view=view, allowed_mentions=NO_PINGS
                 )
         except discord.HTTPException as exc:
             if self._status_via_webhook and _token_refused(exc):
@@ -280,7 +282,7 @@ class JobMessage:
         embed = render.result_embed(result, encode_notes, files[0][0] if files else None)
         view = result_view(self.tool, self.job_id) or discord.utils.MISSING
         content = f"<@{self.owner_id}>"
-        mentions = discord.AllowedMentions(users=[discord.Object(int(self.owner_id))])
+        mentions = ping(self.owner_id)
         msg: discord.Message | None = None
         if self.token_alive:
             assert self.interaction is not None

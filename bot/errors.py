@@ -8,9 +8,10 @@
     anything else                     a generic apology with a short reference id;
                                       the traceback goes to the log with that id
 
-`StudioTree.on_error` handles slash commands; button callbacks call
-`report_error` themselves (discord.py routes their errors elsewhere). No
-exception text from libraries ever reaches a member.
+`StudioTree.on_error` (bot/client.py) handles slash commands; button
+callbacks and the interaction gate (bot/checks.py) call `report_error`
+themselves (discord.py routes their errors elsewhere). No exception text
+from libraries ever reaches a member, and error messages ping nobody.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import secrets
 import discord
 from discord import app_commands
 
+from bot.mentions import NO_PINGS
 from core.errors import AllProvidersFailed, UserError
 
 log = logging.getLogger(__name__)
@@ -72,22 +74,8 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
             errors.append(original)
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
         else:
-            await interaction.response.send_message(text, ephemeral=True)
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("could not deliver an error message: %s", exc.status)
-
-
-class StudioTree(app_commands.CommandTree):
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        if getattr(interaction.client, "closing", False):
-            raise Refused("Luneo is restarting; try again in a minute.")
-        return True
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
-    ) -> None:
-        await report_error(interaction, error)

@@ -15,13 +15,13 @@ from discord.ext import commands
 
 from bot.checks import is_moderator, moderator_only
 from bot.errors import Refused
+from bot.mentions import NO_PINGS, ping
 from bot.render import COLOUR_OK, credits
 from core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
 
-NO_PINGS = discord.AllowedMentions.none()
 KINDS = {
     "start": "starting credits",
     "daily": "daily claim",
@@ -111,7 +111,7 @@ class Credits(commands.GroupCog, group_name="credits", group_description="Your S
         await interaction.response.send_message(
             f"➕ {interaction.user.mention} granted **{credits(amount)}** to {member.mention}{why}. "
             f"Their balance is now **{balance}**.",
-            allowed_mentions=discord.AllowedMentions(users=[member]),
+            allowed_mentions=ping(member.id),  # the reason is free text: no @everyone/roles
         )
 
     @app_commands.command(name="revoke", description="Remove credits from a member (moderators)")

@@ -3,13 +3,15 @@
 `studio(...)` writes a config.toml pointing `[discord]` at the fake, loads it
 with `load_settings` and calls `start_bot(settings, ...)`, the code path
 `studio bot` runs. Teardown closes the bot and asserts the fake saw no
-unknown route and no late acknowledgement, and the bot logged no unhandled
+unknown route and no late acknowledgement, every message the bot sent stated
+safe allowed mentions (`unsafe_mentions`), and the bot logged no unhandled
 error.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from tests.bot.fake_discord import (
     FakeMember,
     FakeMessage,
     FakeRole,
+    SentBody,
 )
 from tests.bot.scripted import Scripted
 
@@ -49,6 +52,32 @@ def open_image(data: bytes) -> Image.Image:
     img = Image.open(io.BytesIO(data))
     img.load()
     return img
+
+
+def unsafe_mentions(sent: list[SentBody]) -> list[str]:
+    """Message bodies whose `allowed_mentions` could ping more than the member it is about.
+
+    Safe: `allowed_mentions` present, `parse` empty (no @everyone/@here, no
+    roles, no users by content), no roles, no replied user, and at most one
+    user id, which the content itself mentions. Deferrals (callback types 5
+    and 6) create no message text and carry no mentions.
+    """
+    bad = []
+    for body in sent:
+        if body.callback_type in (5, 6):
+            continue
+        where = f"{body.kind} {body.method} {body.path}"
+        am = body.message.get("allowed_mentions")
+        if not isinstance(am, dict):
+            bad.append(f"{where}: no allowed_mentions")
+            continue
+        users = [str(u) for u in am.get("users") or []]
+        mentioned = set(re.findall(r"<@!?(\d+)>", body.message.get("content") or ""))
+        if am.get("parse") != [] or am.get("roles") or am.get("replied_user"):
+            bad.append(f"{where}: {am}")
+        elif len(users) > 1 or not set(users) <= mentioned:
+            bad.append(f"{where}: users {users} for content mentioning {sorted(mentioned)}")
+    return bad
 
 
 @dataclass
@@ -111,6 +140,7 @@ async def world() -> AsyncIterator[World]:
         )
         yield w
         assert fake.unknown_routes == [], fake.unknown_routes
+        assert unsafe_mentions(fake.sent) == [], unsafe_mentions(fake.sent)
         assert fake.late_acks == [], fake.late_acks
 
 

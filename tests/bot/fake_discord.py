@@ -51,6 +51,7 @@ from tests.bot.fake_models import (
     FakeMember,
     FakeMessage,
     FakeRole,
+    SentBody,
     iso,
 )
 from tests.bot.fake_rest import RestRoutes
@@ -70,6 +71,7 @@ __all__ = [
     "FakeMember",
     "FakeMessage",
     "FakeRole",
+    "SentBody",
 ]
 
 T = TypeVar("T")
@@ -112,6 +114,8 @@ class FakeDiscord(RestRoutes):
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[str, list[dict[str, Any]]] = {}
         self.requests: list[tuple[float, str, str]] = []
+        self.sent: list[SentBody] = []  # message create/edit bodies, as the bot sent them
+        self.dm_channels: dict[str, FakeChannel] = {}  # by member id
         self.unknown_routes: list[str] = []
         self.late_acks: list[str] = []
         self.rejected: list[str] = []  # callbacks/webhook calls the fake refused (for debugging)
@@ -330,20 +334,35 @@ class FakeDiscord(RestRoutes):
         return out
 
     async def click(
-        self, message: FakeMessage, custom_id: str, *, member: FakeMember
+        self, message: FakeMessage, custom_id: str, *, member: FakeMember, in_dm: bool = False
     ) -> FakeInteraction:
-        """Click the button ``custom_id`` on ``message`` as ``member``."""
+        """Click the button ``custom_id`` on ``message`` as ``member``.
+
+        ``in_dm=True`` sends the click as Discord would from outside any server
+        (a DM with the bot): no ``guild_id``, no ``member``, only ``user``.
+        """
         if custom_id not in message.custom_ids:
             raise AssertionError(f"no button {custom_id!r} on message (has {message.custom_ids})")
-        channel = self._channel(message.channel_id)
+        channel = self.dm_channel(member) if in_dm else self._channel(message.channel_id)
         data = {"custom_id": custom_id, "component_type": 2}
         return await self._send_interaction(3, data, member, channel, None, message=message)
+
+    def dm_channel(self, member: FakeMember) -> FakeChannel:
+        """The DM channel between the bot and ``member`` (created on first use)."""
+        if member.id not in self.dm_channels:
+            self.dm_channels[member.id] = FakeChannel(
+                id=self.snowflake(), name="", guild_id=None, recipient=member
+            )
+        return self.dm_channels[member.id]
 
     def _channel(self, channel_id: str) -> FakeChannel:
         for g in self.guilds.values():
             for c in g.channels:
                 if c.id == channel_id:
                     return c
+        for c in self.dm_channels.values():
+            if c.id == channel_id:
+                return c
         raise AssertionError(f"unknown channel {channel_id}")
 
     async def _send_interaction(
@@ -377,6 +396,13 @@ class FakeDiscord(RestRoutes):
             "context": 0,
             "attachment_size_limit": attachment_size_limit or self.attachment_size_limit,
         }
+        if channel.guild_id is None:  # a DM: Discord sends `user`, no server, no member
+            for key in ("guild_id", "guild", "member", "guild_locale"):
+                del payload[key]
+            payload["user"] = member.user_payload()
+            payload["channel"] = channel.payload()
+            payload["authorizing_integration_owners"] = {"1": member.id}
+            payload["context"] = 1
         if message is not None:
             payload["message"] = self._message_payload(message)
         ix = FakeInteraction(iid, token, itype, member, channel.id, payload, time.monotonic())

@@ -69,9 +69,19 @@ class FakeMember:
 class FakeChannel:
     id: str
     name: str
-    guild_id: str
+    guild_id: str | None  # None: a DM channel with `recipient`
+    recipient: FakeMember | None = None
 
     def payload(self) -> dict[str, Any]:
+        if self.guild_id is None:
+            assert self.recipient is not None
+            return {
+                "id": self.id,
+                "type": 1,
+                "last_message_id": None,
+                "recipients": [self.recipient.user_payload()],
+                "flags": 0,
+            }
         return {
             "id": self.id,
             "type": 0,
@@ -241,6 +251,24 @@ class FakeMessage:
     @property
     def attachments(self) -> list[tuple[str, bytes]]:
         return list(self.files.values())
+
+
+@dataclass
+class SentBody:
+    """One request body the bot sent that creates or edits a message.
+
+    `kind`: "callback" (interaction response; `message` is its `data`),
+    "followup", "webhook_edit", "channel_send" or "channel_edit". `message`
+    is the message payload as sent (JSON body or multipart `payload_json`).
+    """
+
+    at: float
+    kind: str
+    method: str
+    path: str
+    message: dict[str, Any]
+    callback_type: int | None = None
+    file_names: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -4,7 +4,10 @@ Routes: login (`users/@me`, `oauth2/applications/@me`), command sync (global
 and per server), interaction callbacks (`?with_response=1`), webhook
 followups (`?wait=1`), webhook message get/edit/delete, channel messages
 (bot token), and the CDN. Bodies are JSON or multipart (`payload_json` +
-`files[i]`). JSON responses carry Content-Type exactly `application/json`.
+`files[i]`); every body that creates or edits a message is recorded in
+`sent` (`SentBody`), so tests can assert on what the bot asked for (e.g.
+`allowed_mentions`). JSON responses carry Content-Type exactly
+`application/json`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.bot.fake_models import EPHEMERAL, LOADING, Callback, FakeInteraction, FakeMessage, iso
+from tests.bot.fake_models import (
+    EPHEMERAL,
+    LOADING,
+    Callback,
+    FakeInteraction,
+    FakeMessage,
+    SentBody,
+    iso,
+)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -135,9 +146,27 @@ class RestRoutes:
         return _json(self.guild_commands[gid])
 
     async def _read_body(
+        self, request: web.Request, kind: str
+    ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+        """JSON body, or multipart payload_json + files[i] (in index order); recorded."""
+        body, files = await self._parse_body(request)
+        is_callback = kind == "callback"
+        self.sent.append(
+            SentBody(
+                at=time.monotonic(),
+                kind=kind,
+                method=request.method,
+                path=request.path,
+                message=(body.get("data") or {}) if is_callback else body,
+                callback_type=int(body["type"]) if is_callback else None,
+                file_names=[name for name, _ in files],
+            )
+        )
+        return body, files
+
+    async def _parse_body(
         self, request: web.Request
     ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
-        """JSON body, or multipart payload_json + files[i] (in index order)."""
         if not request.content_type.startswith("multipart/"):
             text = await request.text()
             return (json.loads(text) if text else {}), []
@@ -199,7 +228,7 @@ class RestRoutes:
         data: dict[str, Any] = {
             "id": mid,
             "channel_id": channel_id,
-            "guild_id": self._channel(channel_id).guild_id,
+            "guild_id": self._channel(channel_id).guild_id,  # None in a DM
             "type": 20 if kind == "original" else 0,
             "content": "",
             "author": self.bot_user,
@@ -225,6 +254,10 @@ class RestRoutes:
                     "user": ix.member.user_payload(),
                     "authorizing_integration_owners": {"0": data["guild_id"]},
                 }
+        if data["guild_id"] is None:  # a DM: no server, authorised by the user
+            del data["guild_id"]
+            if "interaction_metadata" in data:
+                data["interaction_metadata"]["authorizing_integration_owners"] = {"1": ix.member.id}  # type: ignore[union-attr]
         msg = FakeMessage(mid, channel_id, kind, time.monotonic(), data, token=token)
         self.messages[mid] = msg
         if ix is not None:
@@ -248,7 +281,7 @@ class RestRoutes:
         ix = self.interactions.get(request.match_info["token"])
         if ix is None or ix.id != request.match_info["iid"]:
             return _json({"message": "Unknown interaction", "code": 10062}, 404)
-        body, files = await self._read_body(request)
+        body, files = await self._read_body(request, "callback")
         if ix.callbacks:
             self.rejected.append(f"second callback for {ix.id}")
             return _json(
@@ -300,7 +333,7 @@ class RestRoutes:
         ix = found
         if not ix.callbacks:
             return _json({"message": "Unknown Webhook", "code": 10015}, 404)
-        body, files = await self._read_body(request)
+        body, files = await self._read_body(request, "followup")
         original = self.messages.get(ix.original_id or "")
         if original is not None and original.loading and not original.deleted:
             # Discord: the first followup after a deferred response replaces the
@@ -337,7 +370,7 @@ class RestRoutes:
         msg = self._webhook_message(request)
         if isinstance(msg, web.Response):
             return msg
-        body, files = await self._read_body(request)
+        body, files = await self._read_body(request, "webhook_edit")
         msg.edits.append((time.monotonic(), body))
         msg.data["flags"] = msg.flags & ~LOADING
         msg.data["edited_timestamp"] = iso(time.time())
@@ -354,7 +387,7 @@ class RestRoutes:
     async def _channel_send(self, request: web.Request) -> web.Response:
         if (denied := self._bot_auth(request)) is not None:
             return denied
-        body, files = await self._read_body(request)
+        body, files = await self._read_body(request, "channel_send")
         msg = self._new_message(request.match_info["cid"], "channel", None, 0)
         self._apply(msg, body, files)
         return _json(self._message_payload(msg))
@@ -376,7 +409,7 @@ class RestRoutes:
         msg = self._channel_message(request)
         if isinstance(msg, web.Response):
             return msg
-        body, files = await self._read_body(request)
+        body, files = await self._read_body(request, "channel_edit")
         msg.edits.append((time.monotonic(), body))
         self._apply(msg, body, files)
         return _json(self._message_payload(msg))

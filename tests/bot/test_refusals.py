@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import sqlite3
+
+import discord
+from discord import app_commands
+
+from bot.client import COGS
 from tests.bot.conftest import StartStudio, World, image_bytes
 
 
@@ -78,3 +85,46 @@ async def test_channel_not_allowed(world: World, studio: StartStudio) -> None:
     assert f"<#{world.art.id}>" in reply.content
     ok = await world.slash("palette", {"image": world.upload()}, channel=world.art)
     assert (await world.result_of(ok)).channel_id == world.art.id
+
+
+async def test_button_click_outside_a_server_is_refused_and_runs_nothing(
+    world: World, studio: StartStudio
+) -> None:
+    """Issue 14, finding 7: buttons pass the same server check as slash commands."""
+    bot = await studio()
+    ix = await world.slash("design", {"prompt": "a poster"})
+    design = await world.result_of(ix)
+    assert len(design.custom_ids) == 4  # variation, upscale, remove-bg, palette
+    for button in design.custom_ids:
+        click = await world.fake.click(design, button, member=world.bob, in_dm=True)
+        reply = await world.fake.reply_to(click)
+        assert reply.ephemeral and reply.content == "⛔ Luneo works in servers only.", (
+            button,
+            reply.content,
+        )
+        assert click.callbacks[0].type == 4  # answered at once, not deferred into a job
+
+    with sqlite3.connect(bot.settings.database_path) as db:
+        jobs = db.execute("SELECT guild_id, tool FROM jobs ORDER BY created_at").fetchall()
+        wallets = db.execute("SELECT guild_id, member_id FROM wallets").fetchall()
+    assert jobs == [(world.guild.id, "design")]  # only the slash command's job
+    assert wallets == [(world.guild.id, world.alice.id)]  # no wallet for guild "None"
+    assert bot.unhandled_errors == []
+
+
+def test_every_interaction_kind_passes_the_one_gate() -> None:
+    """Command tree, views, modals and dynamic buttons all check through `interaction_allowed`."""
+    importlib.import_module("bot.client")
+    for name in COGS:
+        importlib.import_module(name)
+    bases = (app_commands.CommandTree, discord.ui.View, discord.ui.Modal, discord.ui.DynamicItem)
+    ours: list[type] = []
+    todo: list[type] = list(bases)
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith(("bot.", "cogs.")):
+            ours.append(cls)
+    assert {c.__name__ for c in ours} >= {"StudioTree", "StudioView", "StudioModal", "JobButton"}
+    for cls in ours:
+        assert "interaction_allowed" in cls.interaction_check.__code__.co_names, cls
