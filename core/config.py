@@ -64,6 +64,14 @@ class LimitsSettings(_Section):
     per_member_queued: int = Field(default=5, ge=0)
     max_running: int = Field(default=4, ge=1)  # jobs running at once, all members
     local_threads: int = Field(default=2, ge=1)  # threads for CPU-heavy local work
+    # -- local work budgets (core/budget.py; measured in benchmarks/results/budget.md) --
+    max_job_memory_mb: int = Field(default=3072, ge=256)  # one local job's estimated peak
+    memory_budget_mb: int = Field(default=6144, ge=256)  # all heavy local jobs, all processes
+    cpu_factor: float = Field(default=1.0, gt=0)  # this machine's time per work vs. reference
+    remove_bg_work_mp: float = Field(default=4.0, ge=0.25)  # mask computed at most at this size
+    upscale_max_output_mp: float = Field(default=40.0, ge=0.01)  # upscale result size cap
+    max_output_side: int = Field(default=16383, ge=64)  # longest side an upscale may produce
+    upscale_detail_s: float = Field(default=5.0, ge=0)  # x4plus time a `fast` x4 may spend
 
 
 class JobsSettings(_Section):

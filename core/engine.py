@@ -225,6 +225,9 @@ class Engine:
         params = parse_params(req.tool, req.params)
         self.admission.check_prompt(params)
         decoded = await self._decode(req) if TOOLS[req.tool].takes_image else None
+        if decoded:  # time/memory/output limits of local work (core/budget.py), before the hold
+            from core.budget import admit
+            admit(req.tool, params, decoded.image, self.settings, self.providers)
         self.admission.check_rate(req, g)
         self.admission.check_queue(req, g, self._member_load(req.guild_id, req.member_id))
         input_key = ((await self._store_files([(req.image, mime_of(req.image))]))[0]

@@ -65,7 +65,8 @@ def _nearest(img: np.ndarray, s: int) -> np.ndarray:
 def test_x2_fast_network_exact_size_and_beats_nearest(settings: Settings) -> None:
     original = np.ascontiguousarray(skdata.rocket()[:424])  # 424x640 -> input 212x320
     small = _down(original, 2)
-    assert small.shape[0] * small.shape[1] > upscale.SMALL_INPUT_PIXELS
+    assert upscale.preferred_networks(2, small.shape[1], small.shape[0], settings)[0] == (
+        "realesr-animevideov3-x2")
     result = upscale.run(_request(Image.fromarray(small), 2), settings)
     out = _decode(result)
     assert out.shape == original.shape
@@ -112,12 +113,15 @@ def test_tiles_leave_no_seams(settings: Settings) -> None:
 
 
 def test_network_choice() -> None:
-    big = 512 * 512
-    assert upscale.preferred_networks(2, big, "fast")[0] == "realesr-animevideov3-x2"
-    assert upscale.preferred_networks(4, big, "fast")[0] == "realesr-animevideov3-x4"
-    assert upscale.preferred_networks(2, big, "best")[0] == "realesrgan-x4plus"
-    assert upscale.preferred_networks(4, 200 * 200, "fast")[0] == "realesrgan-x4plus"
-    assert upscale.preferred_networks(2, 200 * 200, "fast")[0] == "realesr-animevideov3-x2"
+    fast = Settings()
+    best = Settings.model_validate({"models": {"upscale_quality": "best"}})
+    assert upscale.preferred_networks(2, 512, 512, fast)[0] == "realesr-animevideov3-x2"
+    assert upscale.preferred_networks(4, 512, 512, fast)[0] == "realesr-animevideov3-x4"
+    assert upscale.preferred_networks(2, 512, 512, best)[0] == "realesrgan-x4plus"
+    # by estimated work (core/budget.py): x4plus while it fits limits.upscale_detail_s
+    assert upscale.preferred_networks(4, 64, 64, fast)[0] == "realesrgan-x4plus"
+    assert upscale.preferred_networks(4, 200, 200, fast)[0] == "realesr-animevideov3-x4"
+    assert upscale.preferred_networks(2, 200, 200, fast)[0] == "realesr-animevideov3-x2"
 
 
 def test_fallback_when_no_model(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from core.budget import choose_network, estimate, network_seconds, time_limit_s
 from core.config import Settings
 from core.errors import InvalidInput, PermanentProviderError
 from core.models import FETCH_HINT, ModelStore, get_store
@@ -37,8 +38,6 @@ from core.tools.base import UpscaleParams
 
 BEST = "realesrgan-x4plus"
 FAST = {2: "realesr-animevideov3-x2", 4: "realesr-animevideov3-x4"}
-SMALL_INPUT_PIXELS = 256 * 256  # a 4x at or below this gets x4plus (~15 s on 2 cores)
-MAX_OUTPUT_PIXELS = 8192 * 8192  # beyond this the PNG alone would be hundreds of MB
 NETWORK_SHARE = 0.75  # network weight in the fidelity blend (1.0 = raw network output)
 FALLBACK = "lanczos+unsharp"
 FALLBACK_NOTE = f"model not installed: Lanczos + unsharp-mask resampling, not AI ({FETCH_HINT})"
@@ -68,20 +67,20 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     scale = req.params.scale if isinstance(req.params, UpscaleParams) else 2
     rgb, alpha = _split(req.image)
     h, w = rgb.shape[:2]
-    if w * h * scale * scale > MAX_OUTPUT_PIXELS:
-        raise InvalidInput(
-            f"Invalid `image`: {w}x{h} upscaled {scale}x would be {w * scale}x{h * scale}, "
-            f"over the {MAX_OUTPUT_PIXELS // 1_000_000} MP limit; send a smaller image.",
-            field="image",
-        )
     store = get_store(settings)
+    installed = frozenset(n for n in NETWORKS if store.path(n) is not None)
+    # the output size, time and memory limits (core/budget.py): InvalidInput if over
+    plan = estimate("upscale", req.params, w, h, settings, alpha=alpha is not None,
+                    networks=installed)
     req.progress(0.02, "loading model")
-    net_spec, net = _pick_network(store, scale, w * h, settings.models.upscale_quality)
+    net_spec, net = _pick_network(store, preferred_networks(scale, w, h, settings, installed))
+    note: str | None
     if net is None or net_spec is None:
         out, method, model, note = lanczos_unsharp(rgb, scale), FALLBACK, None, FALLBACK_NOTE
     else:
         out = super_resolve(net, net_spec, rgb, scale, _progress_until(req))
-        method, model, note = net_spec.name, net_spec.name, None
+        method, model = net_spec.name, net_spec.name
+        note = "; ".join(plan.notes) if plan.notes and plan.network == method else None
     req.progress(0.95, "encoding PNG")
     if alpha is not None:
         alpha = _resize_lanczos(alpha, w * scale, h * scale)
@@ -94,26 +93,33 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     )
 
 
-def preferred_networks(scale: int, pixels: int, quality: str) -> list[str]:
-    """Networks to try in order.
+def preferred_networks(
+    scale: int, width: int, height: int, settings: Settings,
+    networks: frozenset[str] | None = None,
+) -> list[str]:
+    """Networks to try in order, chosen by the work they will cost, never by size alone.
 
-    x4plus first when the operator asks for `best`, or for a 4x of a small
-    input: there it restores clearly more detail (and lower GMSD) than the
-    compact model for ~15 s. At 2x it measures no better than the compact x2
-    model (benchmarks/upscale.md), so small 2x inputs stay on the fast path.
+    First the one core.budget.choose_network picks from each network's estimated
+    time on this image (tiles and padded pixels × measured seconds per megapixel):
+    x4plus restores more detail at ~25x the compact model's cost, so a `fast` x4
+    uses it only while it fits `limits.upscale_detail_s`, and `best` while it fits
+    the job's time limit. At 2x x4plus measures no better than the compact x2
+    model (benchmarks/upscale.md). Then, should that one fail to load, the other
+    networks that can make `scale` and fit the time limit, cheapest first.
     """
-    if quality == "best":
-        return [BEST, FAST[scale], FAST[4]]
-    if scale == 4:
-        return [BEST, FAST[4]] if pixels <= SMALL_INPUT_PIXELS else [FAST[4], BEST]
-    # a x2 network cannot make 4x in one pass, but x4 + area downscale makes 2x
-    return [FAST[2], FAST[4], BEST]
+    have = frozenset(NETWORKS) if networks is None else networks
+    first, _ = choose_network(scale, width, height, settings, networks=have)
+
+    def secs(n: str) -> float:
+        return network_seconds(n, scale, width, height) * settings.limits.cpu_factor
+
+    rest = sorted((n for n in have if n in NETWORKS and n != first and NETWORKS[n].scale >= scale
+                   and secs(n) <= time_limit_s(settings)), key=secs)
+    return ([first] if first else []) + rest
 
 
-def _pick_network(
-    store: ModelStore, scale: int, pixels: int, quality: str
-) -> tuple[Network | None, object | None]:
-    for name in dict.fromkeys(preferred_networks(scale, pixels, quality)):
+def _pick_network(store: ModelStore, names: list[str]) -> tuple[Network | None, object | None]:
+    for name in names:
         net = store.ncnn_net(name)
         if net is not None:
             return NETWORKS[name], net

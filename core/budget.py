@@ -1,0 +1,443 @@
+"""What a local job will cost in time and memory, decided before anything is charged.
+
+A small upload can expand to gigabytes: a 126 kB flat PNG decodes to 39 MP, and
+a 100-byte 1×30000 strip fed to a tiled network is mostly padding. So every
+local tool's work is estimated from the image size before the hold, and a job
+that cannot finish within the job deadline, or would need more memory than one
+job may have, is refused with a message that names the problem and what would
+work instead.
+
+- `estimate(tool, params, width, height, settings)` is pure: it returns a
+  Budget (estimated seconds, peak bytes, output pixels, the upscale network)
+  or raises InvalidInput.
+- The upscale network is chosen by its estimated cost (tiles × per-tile cost +
+  pixels the network sees × per-pixel cost), never by a pixel threshold alone.
+- remove-bg computes its mask at most at `limits.remove_bg_work_mp` and scales
+  the mask up (`working_size`), so its memory no longer grows ~80 bytes/pixel.
+- `local_slot` bounds heavy local work across processes (the bot's workers and
+  every `studio run`): `memory_budget_mb // max_job_memory_mb` slots, each a
+  lock file taken with portalocker's BoundedSemaphore (flock: the kernel frees
+  a slot when its holder dies, even by SIGKILL).
+
+The cost figures are measured on the reference machine (2 cores, no GPU) by
+`benchmarks/budget.py`, which writes `benchmarks/results/budget.md`; rounded up
+about 20 % so the estimate errs on the safe side. `limits.cpu_factor` scales
+every time figure for a slower or faster machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.config import Settings
+from core.errors import Interrupted, InvalidInput
+from core.tools.base import Params, RemoveBgParams, UpscaleParams
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from core.providers.base import Provider
+
+MB = 1024 * 1024
+MIN_NET_SIDE = 16  # the upscale networks pad smaller tiles to 16 px a side
+LIGHT_BYTES = 256 * MB  # jobs estimated below this need no memory slot
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """One Real-ESRGAN network's measured cost on the reference machine.
+
+    Time = tiles × s_per_tile + (pixels the network sees, context and the
+    16 px minimum included) × s_per_mp / 1e6. peak_mb: its own working memory
+    at its tile size (weights + activations), independent of the image size.
+    """
+
+    scale: int
+    tile: int
+    pad: int
+    s_per_mp: float
+    s_per_tile: float
+    peak_mb: float
+
+
+# Tile geometry must match core.providers.local.upscale.NETWORKS (a test checks it).
+NETWORK_COSTS: dict[str, NetworkCost] = {
+    "realesr-animevideov3-x2": NetworkCost(2, 256, 12, s_per_mp=5.8, s_per_tile=0.004, peak_mb=600),
+    "realesr-animevideov3-x4": NetworkCost(4, 256, 12, s_per_mp=8.8, s_per_tile=0.004, peak_mb=600),
+    "realesrgan-x4plus": NetworkCost(4, 128, 16, s_per_mp=205.0, s_per_tile=0.45, peak_mb=1300),
+}
+BEST = "realesrgan-x4plus"
+FAST = {2: "realesr-animevideov3-x2", 4: "realesr-animevideov3-x4"}
+
+# Per-megapixel costs of the steps around the networks (reference machine).
+UPSCALE_S_PER_OUT_MP = 0.25  # Lanczos blend + PNG encode (level 3), per output MP
+UPSCALE_BYTES_PER_OUT_PX = 16  # network output, Lanczos copy, blend, PNG image and bytes
+UPSCALE_BYTES_PER_IN_PX = 12  # the decoded input, its RGB copy, the pickled request
+UPSCALE_ALPHA_BYTES_PER_IN_PX = 48  # transparent input: the premultiplied pull-push fill
+REMOVE_BG_FIXED_S = 5.0  # ISNet at 1024², the guided filter at <= 1024
+REMOVE_BG_MODEL_MB = 470  # the ISNet session once loaded (a worker keeps it)
+REMOVE_BG_RUN_MB = 650  # ISNet's inference peak over the loaded session; freed after
+REMOVE_BG_S_PER_WORK_MP = 0.5  # refinement applied at the working size
+REMOVE_BG_BYTES_PER_WORK_PX = 90  # float32 guide, coefficients, masks at the working size
+REMOVE_BG_S_PER_MP = 0.35  # full size: mask upsample, RGBA assembly, PNG encode
+REMOVE_BG_BYTES_PER_PX = 20  # full size: input copies, alpha, RGBA array, PNG image and bytes
+LIGHT_S_PER_MP = 0.3  # palette, crop: decode copies, downscale for analysis, crop encode
+LIGHT_FIXED_S = 0.2  # warm palette or crop of a small image
+LIGHT_BYTES_PER_PX = 14
+LIGHT_FIXED_MB = 150
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A local job's estimated cost. `seconds` is on an idle machine (scaled by
+    limits.cpu_factor); `peak_bytes` is the job's own memory above a worker's baseline."""
+
+    tool: str
+    seconds: float
+    peak_bytes: int
+    output_pixels: int
+    work_pixels: int  # pixels the heavy step processes (after any downscale)
+    working_size: tuple[int, int] | None = None  # remove-bg: mask size when downscaled
+    network: str | None = None  # upscale: the network the cost rule picked
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def heavy(self) -> bool:
+        return self.peak_bytes >= LIGHT_BYTES
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def time_limit_s(settings: Settings) -> float:
+    """Seconds an estimate may take on an idle machine so the job finishes by its
+    deadline while every local worker is busy (they share the cores)."""
+    return settings.jobs.deadline_s / contention(settings)
+
+
+def contention(settings: Settings) -> float:
+    """How much slower a job runs when all local workers are busy at once."""
+    cores = os.cpu_count() or 1
+    return max(1.0, settings.limits.local_threads * settings.models.threads / cores)
+
+
+def memory_slots(settings: Settings) -> int:
+    lim = settings.limits
+    return max(1, lim.memory_budget_mb // lim.max_job_memory_mb)
+
+
+def working_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with the same aspect ratio and at most `max_pixels` pixels."""
+    if width * height <= max_pixels:
+        return width, height
+    f = math.sqrt(max_pixels / (width * height))
+    return max(1, math.floor(width * f)), max(1, math.floor(height * f))
+
+
+def working_note(ww: int, wh: int, width: int, height: int) -> str:
+    """What a member is told when remove-bg worked on a downscaled copy."""
+    return (f"large image: the background was found on a {ww}×{wh} copy and the cut-out "
+            f"mask scaled up to {width}×{height}")
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def estimate(
+    tool: str, params: Params, width: int, height: int, settings: Settings, *,
+    alpha: bool = False, networks: frozenset[str] | None = None,
+) -> Budget:
+    """The cost of running `tool` locally on a width×height image; InvalidInput when
+    it cannot finish by the deadline, needs more memory than a job may have, or
+    makes a result larger than allowed. `alpha`: the image has transparency (upscale
+    fills the hidden colour and resizes the alpha on its own). `networks`: the
+    installed upscale networks (None: all)."""
+    if tool == "upscale":
+        scale = params.scale if isinstance(params, UpscaleParams) else 2
+        return _upscale(scale, width, height, settings, alpha, networks)
+    if tool == "remove-bg":
+        mode = params.mode if isinstance(params, RemoveBgParams) else "auto"
+        return _check(_remove_bg(mode, width, height, settings), width, height, settings)
+    if tool in ("palette", "crop"):
+        return _check(_light(tool, width, height, settings), width, height, settings)
+    return Budget(tool, LIGHT_FIXED_S * settings.limits.cpu_factor, LIGHT_FIXED_MB * MB, 0, 0)
+
+
+def admit(
+    tool: str, params: Params, image: Image.Image, settings: Settings,
+    providers: Mapping[str, Provider],
+) -> Budget | None:
+    """The submit-time check, before any credit moves: when the local provider is the
+    only one in the tool's chain that can run, refuse (InvalidInput) what it could not
+    finish. With a configured remote provider the job is admitted; should the chain
+    fall back to local, the local tool checks the same budget before it starts."""
+    chain = settings.tool_chain(tool)
+    if "local" not in chain:
+        return None
+    for name in chain:
+        p = providers.get(name)
+        if p is not None and p.remote and tool in p.tools and p.available()[0]:
+            return None
+    alpha = image.mode in ("RGBA", "LA", "PA")
+    return estimate(tool, params, image.width, image.height, settings, alpha=alpha)
+
+
+def network_seconds(name: str, scale: int, width: int, height: int) -> float:
+    """Reference-machine seconds for the network `name` to upscale width×height by
+    `scale` (the network itself plus the work around it)."""
+    net = NETWORK_COSTS[name]
+    tiles, seen = network_work(net, width, height)
+    out_mp = width * height * scale * scale / 1e6
+    net_out_mp = width * height * net.scale * net.scale / 1e6 if net.scale != scale else 0.0
+    work = tiles * net.s_per_tile + seen * net.s_per_mp / 1e6
+    return work + (out_mp + 0.3 * net_out_mp) * UPSCALE_S_PER_OUT_MP
+
+
+def network_work(net: NetworkCost, width: int, height: int) -> tuple[int, int]:
+    """(tiles, pixels the network sees): each tile with its context, at least 16 px a side."""
+    def spans(n: int) -> list[int]:
+        return [min(n, s + net.tile + net.pad) - max(0, s - net.pad) for s in range(0, n, net.tile)]
+
+    xs, ys = spans(width), spans(height)
+    seen = sum(max(MIN_NET_SIDE, x) for x in xs) * sum(max(MIN_NET_SIDE, y) for y in ys)
+    return len(xs) * len(ys), seen
+
+
+def choose_network(
+    scale: int, width: int, height: int, settings: Settings, *,
+    networks: frozenset[str] | None = None,
+) -> tuple[str | None, str | None]:
+    """(network, note): the upscale network by estimated work.
+
+    `fast`: x4plus only for a ×4 whose x4plus estimate fits in
+    `limits.upscale_detail_s` (it restores more detail, at ~25x the compact
+    network's cost per pixel); else the compact network for the scale. `best`:
+    x4plus whenever it fits in the job's time limit, else the compact one, said
+    in the note. None when no network is installed (the caller falls back).
+    """
+    have = frozenset(NETWORK_COSTS) if networks is None else networks
+    factor = settings.limits.cpu_factor
+
+    def secs(name: str) -> float:
+        return network_seconds(name, scale, width, height) * factor
+
+    order = [FAST[scale], FAST[4]] if FAST[scale] != FAST[4] else [FAST[4]]
+    if settings.models.upscale_quality == "best" and BEST in have:
+        if secs(BEST) <= time_limit_s(settings):
+            return BEST, None
+        fast = next((n for n in order if n in have), None)
+        note = (f"{BEST} would take about {_duration(secs(BEST))} for this image: "
+                f"used the faster {fast}" if fast else None)
+        return fast or BEST, note
+    if scale == 4 and BEST in have and secs(BEST) <= settings.limits.upscale_detail_s:
+        return BEST, None
+    fast = next((n for n in order if n in have), None)
+    if fast is None and BEST in have:
+        return BEST, None
+    return fast, None
+
+
+def _upscale(
+    scale: int, width: int, height: int, settings: Settings, alpha: bool,
+    networks: frozenset[str] | None,
+) -> Budget:
+    lim = settings.limits
+    ow, oh = width * scale, height * scale
+    what = f"an ×{scale} upscale of a {width}×{height} image"
+    if max(ow, oh) > lim.max_output_side:
+        raise InvalidInput(
+            f"Invalid `image`: {what} would be {ow}×{oh}; a result may be at most "
+            f"{lim.max_output_side} px on its longest side. "
+            f"{_upscale_hint(scale, width, height, settings, alpha, networks)}",
+            field="image")
+    if ow * oh > lim.upscale_max_output_mp * 1e6:
+        raise InvalidInput(
+            f"Invalid `image`: {what} would be {ow}×{oh} ({ow * oh / 1e6:.0f} MP); the limit "
+            f"is {lim.upscale_max_output_mp:g} MP. "
+            f"{_upscale_hint(scale, width, height, settings, alpha, networks)}",
+            field="image")
+    b = _upscale_cost(scale, width, height, settings, alpha, networks)
+    return _check(b, width, height, settings, what=what,
+                  hint=lambda: _upscale_hint(scale, width, height, settings, alpha, networks))
+
+
+def _upscale_cost(
+    scale: int, width: int, height: int, settings: Settings, alpha: bool,
+    networks: frozenset[str] | None,
+) -> Budget:
+    name, note = choose_network(scale, width, height, settings, networks=networks)
+    out_px = width * height * scale * scale
+    if name is None:  # no network installed: Lanczos + unsharp mask, float32 YCrCb
+        secs, net_mb, work = 3 * out_px / 1e6 * UPSCALE_S_PER_OUT_MP, 0.0, width * height
+        out_bytes = 32 * out_px
+    else:
+        net = NETWORK_COSTS[name]
+        secs = network_seconds(name, scale, width, height)
+        net_mb, work = net.peak_mb, network_work(net, width, height)[1]
+        out_bytes = UPSCALE_BYTES_PER_OUT_PX * out_px + 3 * width * height * net.scale**2 * (
+            net.scale != scale)
+    if alpha:  # hidden colour filled (float32 pyramid), alpha resized in float32
+        out_bytes += 8 * out_px + UPSCALE_ALPHA_BYTES_PER_IN_PX * width * height
+        secs *= 1.0 if name else 2.0  # the resampler runs on colour and on alpha
+    peak = int(net_mb * MB + out_bytes + UPSCALE_BYTES_PER_IN_PX * width * height)
+    return Budget("upscale", secs * settings.limits.cpu_factor, peak, out_px, work,
+                  network=name, notes=(note,) if note else ())
+
+
+def _remove_bg(mode: str, width: int, height: int, settings: Settings) -> Budget:
+    px = width * height
+    ww, wh = working_size(width, height, int(settings.limits.remove_bg_work_mp * 1e6))
+    work = ww * wh
+    secs = (REMOVE_BG_FIXED_S + (0.5 if mode == "person" else 0.0)
+            + REMOVE_BG_S_PER_WORK_MP * work / 1e6 + REMOVE_BG_S_PER_MP * px / 1e6)
+    # the network's peak and the per-pixel steps come one after the other
+    peak = int(REMOVE_BG_MODEL_MB * MB + max(
+        REMOVE_BG_RUN_MB * MB, REMOVE_BG_BYTES_PER_WORK_PX * work + REMOVE_BG_BYTES_PER_PX * px))
+    notes = (working_note(ww, wh, width, height),) if work < px else ()
+    return Budget("remove-bg", secs * settings.limits.cpu_factor, peak, px, work,
+                  working_size=(ww, wh) if work < px else None, notes=notes)
+
+
+def _light(tool: str, width: int, height: int, settings: Settings) -> Budget:
+    px = width * height
+    secs = LIGHT_FIXED_S + LIGHT_S_PER_MP * px / 1e6
+    peak = int(LIGHT_FIXED_MB * MB + LIGHT_BYTES_PER_PX * px)
+    out = px if tool == "crop" else 0
+    return Budget(tool, secs * settings.limits.cpu_factor, peak, out, px)
+
+
+def _check(
+    b: Budget, width: int, height: int, settings: Settings, *, what: str | None = None,
+    hint: Callable[[], str] | None = None,
+) -> Budget:
+    """Refuse a budget over the time or memory limit, naming the problem."""
+    what = what or f"{b.tool} on a {width}×{height} image"
+    limit_s = time_limit_s(settings)
+    limit_b = settings.limits.max_job_memory_mb * MB
+    if b.seconds <= limit_s and b.peak_bytes <= limit_b:
+        return b
+    tip = hint() if hint else _smaller_hint(b.tool, width, height, settings)
+    if b.seconds > limit_s:
+        problem = (f"would take about {_duration(b.seconds)} on this server; the limit is "
+                   f"{_duration(limit_s)}")
+    else:
+        problem = (f"would need about {b.peak_bytes / MB:,.0f} MB of memory; the limit is "
+                   f"{settings.limits.max_job_memory_mb:,} MB")
+    raise InvalidInput(f"Invalid `image`: {what} {problem}. {tip}", field="image")
+
+
+def fits(b: Budget, settings: Settings) -> bool:
+    return (b.seconds <= time_limit_s(settings)
+            and b.peak_bytes <= settings.limits.max_job_memory_mb * MB)
+
+
+def _largest_fitting(
+    cost: Callable[[int, int], Budget | None], width: int, height: int
+) -> tuple[int, int] | None:
+    """The largest same-aspect size (binary search on the side factor) whose cost fits."""
+    lo, hi, best = 0.0, 1.0, None
+    for _ in range(24):
+        f = (lo + hi) / 2
+        w, h = max(1, math.floor(width * f)), max(1, math.floor(height * f))
+        if cost(w, h) is not None:
+            lo, best = f, (w, h)
+        else:
+            hi = f
+    return best
+
+
+def _smaller_hint(tool: str, width: int, height: int, settings: Settings) -> str:
+    def cost(w: int, h: int) -> Budget | None:
+        b = _remove_bg("auto", w, h, settings) if tool == "remove-bg" else _light(tool, w, h, settings)
+        return b if fits(b, settings) else None
+
+    best = _largest_fitting(cost, width, height)
+    return (f"Try a smaller image (at most about {best[0]}×{best[1]})." if best
+            else "This server cannot run it on any image size; ask an admin.")
+
+
+def _upscale_hint(
+    scale: int, width: int, height: int, settings: Settings, alpha: bool,
+    networks: frozenset[str] | None,
+) -> str:
+    lim = settings.limits
+
+    def cost(s: int, w: int, h: int) -> Budget | None:
+        if max(w, h) * s > lim.max_output_side or w * h * s * s > lim.upscale_max_output_mp * 1e6:
+            return None
+        b = _upscale_cost(s, w, h, settings, alpha, networks)
+        return b if fits(b, settings) else None
+
+    tips = []
+    if scale == 4 and cost(2, width, height) is not None:
+        tips.append("try ×2")
+    best = _largest_fitting(lambda w, h: cost(scale, w, h), width, height)
+    if best:
+        tips.append(f"send a smaller image (at most about {best[0]}×{best[1]} for ×{scale})")
+    if not tips:
+        return "This image cannot be upscaled on this server."
+    text = " or ".join(tips)
+    return text[0].upper() + text[1:] + "."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+# --------------------------------------------------------------------------- cross-process bound
+
+
+def slot_dir(settings: Settings) -> Path:
+    """Where the slot lock files live: beside the model cache, which every process on
+    this machine shares (the bot's workers and each `studio run`); else beside the
+    database when the cache folder is read-only."""
+    for d in (settings.models.cache_dir() / ".slots", settings.database_path.parent / ".slots"):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                return d
+        except OSError:
+            continue
+    raise InvalidInput("No writable folder for local job slots (check models.dir).")
+
+
+@contextmanager
+def local_slot(
+    b: Budget, settings: Settings, *, deadline: float,
+    waiting: Callable[[float, str], None] = lambda _f, _m: None,
+) -> Iterator[None]:
+    """Hold one of `memory_slots(settings)` machine-wide slots while a heavy job runs.
+
+    Light jobs (estimated under LIGHT_BYTES) pass straight through. While every
+    slot is taken, `waiting(0.0, message)` is called about twice a second (it may
+    raise to stop the wait, e.g. on cancel) and Interrupted is raised once
+    `deadline` (time.monotonic()) passes.
+    """
+    if not b.heavy:
+        yield
+        return
+    import portalocker
+
+    sem = portalocker.BoundedSemaphore(
+        memory_slots(settings), name="luneo-local-job", directory=str(slot_dir(settings)),
+        timeout=0.5, check_interval=0.1, fail_when_locked=False)
+    while True:
+        lock = sem.acquire(timeout=0.5, check_interval=0.1, fail_when_locked=False)
+        if lock is not None:
+            break
+        if time.monotonic() > deadline:
+            raise Interrupted("the job ran past its deadline waiting for memory")
+        waiting(0.0, "waiting for memory (other large jobs are running)")
+    try:
+        yield
+    finally:
+        sem.release()
