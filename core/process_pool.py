@@ -105,20 +105,29 @@ class LocalProcessPool:
     """
 
     def __init__(self, workers: int) -> None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-        self._queue = ctx.SimpleQueue()
-        self._pool = ProcessPool(max_workers=workers, initializer=_init_worker,
-                                 initargs=(self._queue,), context=ctx)
+        self.workers = workers
         self._callbacks: dict[str, Progress] = {}
-        self._reader = threading.Thread(target=self._read_progress, name="luneo-progress",
-                                        daemon=True)
-        self._reader.start()
+        self._started: tuple[Any, ProcessPool, threading.Thread] | None = None
         self._closed = False
 
-    def _read_progress(self) -> None:
+    def _start(self) -> tuple[Any, ProcessPool, threading.Thread]:
+        """Start the forkserver, the pool and the progress reader on first use, so a
+        process that never runs a local tool (e.g. `studio credits`) pays nothing."""
+        if self._started is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            queue = ctx.SimpleQueue()
+            pool = ProcessPool(max_workers=self.workers, initializer=_init_worker,
+                               initargs=(queue,), context=ctx)
+            reader = threading.Thread(target=self._read_progress, args=(queue,),
+                                      name="luneo-progress", daemon=True)
+            reader.start()
+            self._started = (queue, pool, reader)
+        return self._started
+
+    def _read_progress(self, queue: Any) -> None:
         while True:
-            item = self._queue.get()
+            item = queue.get()
             if item is None:
                 return
             job_id, fraction, message = item
@@ -140,8 +149,9 @@ class LocalProcessPool:
         """
         if self._closed:
             raise RuntimeError("the worker pool is closed")
+        _queue, pool, _reader = self._start()
         self._callbacks[job_id] = progress
-        future = self._pool.schedule(_call, args=(fn, args), timeout=time_limit)
+        future = pool.schedule(_call, args=(fn, args), timeout=time_limit)
         try:
             status, payload = await asyncio.wrap_future(future)
         except ProcessExpired as exc:
@@ -163,7 +173,10 @@ class LocalProcessPool:
         if self._closed:
             return
         self._closed = True
-        self._pool.stop()
-        self._pool.join(timeout=5)
-        self._queue.put(None)
-        self._reader.join(timeout=2)
+        if self._started is None:
+            return
+        queue, pool, reader = self._started
+        pool.stop()
+        pool.join(timeout=5)
+        queue.put(None)
+        reader.join(timeout=2)
