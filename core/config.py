@@ -63,7 +63,10 @@ class LimitsSettings(_Section):
     per_member_running: int = Field(default=2, ge=1)
     per_member_queued: int = Field(default=5, ge=0)
     max_running: int = Field(default=4, ge=1)  # jobs running at once, all members
-    local_threads: int = Field(default=2, ge=1)  # threads for CPU-heavy local work
+    local_threads: int = Field(default=2, ge=1)  # CPU-heavy local jobs at once
+    # "process": local work runs in worker processes that cancel, deadline and shutdown
+    # kill at once; "thread": in this process (cooperative stops between tiles/stages)
+    local_isolation: Literal["process", "thread"] = "process"
     # -- local work budgets (core/budget.py; measured in benchmarks/results/budget.md) --
     max_job_memory_mb: int = Field(default=3072, ge=256)  # one local job's estimated peak
     memory_budget_mb: int = Field(default=6144, ge=256)  # all heavy local jobs, all processes
