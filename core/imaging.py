@@ -3,17 +3,21 @@
 Uploads are untrusted: bytes are capped before decoding, dimensions are
 checked from the header before pixels are allocated (decompression-bomb
 guard), decoding errors become InvalidInput naming the problem, and the
-result is normalised to 8-bit RGB or RGBA with EXIF orientation applied.
+result is normalised to 8-bit RGB or RGBA with EXIF orientation applied:
+what a browser shows for the file's first frame, in untagged sRGB.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from core.errors import InvalidInput
 
@@ -27,7 +31,7 @@ _FORMAT_NAMES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 
 @dataclass
 class DecodedImage:
-    image: Image.Image  # RGB or RGBA, 8-bit, upright
+    image: Image.Image  # RGB or RGBA (straight alpha), 8-bit, upright, untagged sRGB
     format: str
     width: int
     height: int
@@ -48,7 +52,16 @@ def _sniff(data: bytes) -> str:
 
 
 def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "image") -> DecodedImage:
-    """Decode untrusted bytes; raise InvalidInput naming the problem."""
+    """Decode untrusted bytes into what a browser shows for the first frame.
+
+    Returns a DecodedImage whose `image` is 8-bit RGB, or RGBA when the file
+    has any transparency (tRNS colour keys, palette alpha, LA/PA, straight
+    alpha, the transparent canvas of an animation), upright, in untagged sRGB
+    (an embedded ICC profile is converted with littleCMS). `notes` say what
+    was converted. Raises InvalidInput naming the problem for anything else:
+    empty, over `max_bytes`, over `max_pixels` (width × height), not an image,
+    an unsupported format, truncated or corrupt.
+    """
     if not data:
         raise InvalidInput(f"Invalid `{field}`: the file is empty (0 bytes).", field=field)
     if len(data) > max_bytes:
@@ -56,18 +69,17 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "
             f"Invalid `{field}`: the file is {_mb(len(data))}; the limit is {_mb(max_bytes)}.",
             field=field,
         )
+    fmt = _format_from_magic(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-            fmt = img.format or "?"
+            fmt = img.format or fmt
             _check_header(img, fmt, max_pixels, field)
             notes: list[str] = []
-            frames = getattr(img, "n_frames", 1)
-            if frames > 1:
-                img.seek(0)
-                notes.append(f"animated image: used the first of its {frames} frames")
+            img = _first_frame(img, notes)
             img.load()
+            image = _normalise(img, data, notes)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -80,12 +92,28 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "
             f"{_sniff(data)}.",
             field=field,
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError):
+    except _CORRUPT:
         raise InvalidInput(
             f"Invalid `{field}`: the {fmt} image is truncated or corrupt.", field=field
         ) from None
-    image = _normalise(img, notes)
     return DecodedImage(image, fmt, image.width, image.height, notes)
+
+
+# What Pillow's decoders raise on damaged files (a text chunk over MAX_TEXT_CHUNK
+# is a ValueError; struct/index errors come from short headers).
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError,
+            ZeroDivisionError, ImageCms.PyCMSError)
+_MAGIC = (
+    (b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+)
+
+
+def _format_from_magic(data: bytes) -> str:
+    """The format the first bytes claim (for messages before Pillow could tell)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _MAGIC if data.startswith(magic)), "image")
 
 
 def _check_header(img: Image.Image, fmt: str, max_pixels: int, field: str) -> None:
@@ -105,30 +133,128 @@ def _check_header(img: Image.Image, fmt: str, max_pixels: int, field: str) -> No
         )
 
 
-def _normalise(img: Image.Image, notes: list[str]) -> Image.Image:
-    """8-bit RGB/RGBA, upright; CMYK, 16-bit, palette and grey inputs converted."""
+def _first_frame(img: ImageFile.ImageFile, notes: list[str]) -> ImageFile.ImageFile:
+    """Position `img` on the first frame a browser shows, composed on its canvas."""
+    frames = getattr(img, "n_frames", 1)
+    if img.format == "PNG" and frames > 1 and img.info.get("default_image"):
+        # the IDAT image is only for viewers without APNG support; browsers play
+        # the animation, whose first frame starts on a transparent canvas (Pillow
+        # would compose it over the fallback image unless told to clear it first)
+        img.dispose_op = PngImagePlugin.Disposal.OP_BACKGROUND  # type: ignore[attr-defined]
+        img.dispose_extent = (0, 0, *img.size)  # type: ignore[attr-defined]
+        img.seek(1)
+        frames -= 1
+    else:
+        img.seek(0)
+    if img.format == "WEBP" and frames > 1 and img.mode == "RGB":
+        # libwebp composes every frame on a transparent canvas, but Pillow reads it
+        # as RGB when the file's has-alpha flag is clear (opaque sub-frames), which
+        # would turn the uncovered canvas black. Read the canvas's real alpha.
+        img.rawmode = "RGBA"  # type: ignore[attr-defined]
+        img._mode = "RGBA"
+    if frames > 1:
+        notes.append(f"animated image: used the first of its {frames} frames")
+    return img
+
+
+def _normalise(img: Image.Image, data: bytes, notes: list[str]) -> Image.Image:
+    """8-bit RGB/RGBA in untagged sRGB, upright, with every kind of transparency kept."""
     try:
         img = ImageOps.exif_transpose(img) or img
     except Exception:  # a broken EXIF block must not reject an otherwise fine image
         notes.append("ignored unreadable EXIF orientation")
+    colour, alpha = _split_alpha(img, data, notes)
+    rgb = to_srgb(colour, img.info.get("icc_profile"), notes)
+    out = rgb if alpha is None else Image.merge("RGBA", (*rgb.split(), alpha))
+    out.info = {}  # sRGB now: no stale ICC profile, tRNS key or EXIF travels on
+    return out
+
+
+def _split_alpha(
+    img: Image.Image, data: bytes, notes: list[str]
+) -> tuple[Image.Image, Image.Image | None]:
+    """(colour as 8-bit L, RGB or CMYK; alpha as L, or None when the file has none)."""
     mode = img.mode
+    key = img.info.get("transparency")
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img)
         hi = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        arr8 = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        grey = np.clip(arr.astype(np.float64) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
         notes.append("16-bit image converted to 8-bit")
-        return Image.fromarray(arr8, "L").convert("RGB")
+        alpha = None
+        if isinstance(key, int):  # tRNS on 16-bit grey: the exact 16-bit sample is the key
+            alpha = Image.fromarray(np.where(arr == key, 0, 255).astype(np.uint8), "L")
+        return Image.fromarray(grey, "L"), alpha
     if mode == "CMYK":
+        return img, None
+    if mode == "RGB" and key is not None and _is_16bit_png(data):
+        return img, _alpha_from_16bit_key(data, img.size)
+    has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or key is not None
+    if mode in ("1", "L", "LA", "La") and has_alpha:
+        la = img.convert("LA")
+        return la.getchannel("L"), la.getchannel("A")
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        return rgba.convert("RGB"), rgba.getchannel("A")
+    if mode in ("1", "L"):
+        return img.convert("L"), None
+    return img.convert("RGB"), None
+
+
+def _is_16bit_png(data: bytes) -> bool:
+    """True for a PNG whose IHDR says 16 bits per sample (byte 24 is the bit depth)."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24 and data[24] == 16
+
+
+def _alpha_from_16bit_key(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """The alpha a tRNS colour key makes on a 16-bit RGB PNG.
+
+    Pillow keeps only 8 bits per channel, so the key (which must match all 16)
+    is applied by libpng through OpenCV, which reads the samples at full depth.
+    """
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 3 or arr.shape[2] != 4 or arr.shape[1::-1] != size:
+        raise ValueError("16-bit PNG could not be read with its transparency")
+    return Image.fromarray(np.where(arr[..., 3] > 0, 255, 0).astype(np.uint8), "L")
+
+
+_PROFILE_SPACE = {"L": "GRAY", "RGB": "RGB", "CMYK": "CMYK"}
+
+
+def to_srgb(img: Image.Image, icc: bytes | None, notes: list[str]) -> Image.Image:
+    """8-bit L, RGB or CMYK `img` -> RGB in sRGB, through its ICC profile when it has one.
+
+    The conversion is littleCMS's (Pillow's ImageCms, perceptual intent, which is
+    colorimetric for matrix profiles). A profile named sRGB is taken as sRGB as
+    it is; an unreadable profile, or one made for another colour model, is
+    ignored like browsers do. Appends a note for each conversion; never raises
+    for a bad profile.
+    """
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            space = src.profile.xcolor_space.strip()
+            name = (ImageCms.getProfileDescription(src) or "").strip() or "its colour profile"
+        except (OSError, ValueError, ImageCms.PyCMSError):
+            notes.append("ignored an unreadable colour profile")
+        else:
+            if space != _PROFILE_SPACE.get(img.mode):
+                notes.append(f"ignored a colour profile made for {space} images")
+            elif "srgb" in name.lower():
+                return img.convert("RGB")
+            else:
+                out = ImageCms.profileToProfile(img, src, _srgb(), outputMode="RGB")
+                assert out is not None
+                notes.append(f"converted from {name} to sRGB")
+                return out
+    if img.mode == "CMYK":
         notes.append("CMYK image converted to RGB")
-        return img.convert("RGB")
-    if mode in ("P", "PA"):
-        has_alpha = "transparency" in img.info or mode == "PA"
-        return img.convert("RGBA" if has_alpha else "RGB")
-    if mode in ("LA", "La", "RGBa"):
-        return img.convert("RGBA")
-    if mode == "RGBA":
-        return img
     return img.convert("RGB")
+
+
+@lru_cache(maxsize=1)
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def encode_png(img: Image.Image) -> bytes:

@@ -9,7 +9,10 @@ Why it is fast and still accurate:
 - clustering is in CIELAB (Euclidean distance there is ΔE76); near-identical
   clusters (CIEDE2000 < 2) are merged so a flat image gets no duplicate swatches.
 
-Transparent pixels (alpha < 128) are ignored. With `include_neutral` false,
+Each pixel counts by its alpha: one at alpha 100 weighs 100/255 of an opaque
+one, and fully transparent pixels count nothing (an image that is translucent
+everywhere still has a palette). Colours are sRGB: the engine's decoder (and,
+for re-read JPEGs, `to_srgb`) converts embedded ICC profiles. With `include_neutral` false,
 low-chroma pixels (greys, near-black, near-white) are left out unless they are
 almost the whole image, in which case they are kept and the note says so.
 """
@@ -31,6 +34,7 @@ from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from core.colors import _named_table, hex_of
 from core.config import Settings
 from core.errors import InvalidInput
+from core.imaging import to_srgb
 from core.providers.base import OutputFile, ProviderRequest, ProviderResult
 from core.tools.base import PaletteParams
 
@@ -92,10 +96,10 @@ def analyse_palette(
     """`extract_palette` plus what the neutral filter did."""
     if not 1 <= n <= 12:
         raise ValueError("n must be between 1 and 12")
-    pixels = _opaque_pixels(_load_small(image))
+    pixels, weights = _visible_pixels(_load_small(image))
     if len(pixels) == 0:
         raise InvalidInput("The image is fully transparent: there are no colours to read.")
-    means, counts = _histogram(pixels)
+    means, counts = _histogram(pixels, weights)
     lab = rgb2lab(means[None, :, :] / 255.0)[0]
     neutral = _is_neutral(lab)
     neutral_share = float(counts[neutral].sum() / counts.sum())
@@ -116,12 +120,17 @@ def _load_small(image: ImageInput) -> Image.Image:
         if img.format == "JPEG":
             img.draft("RGB", (SAMPLE_SIDE, SAMPLE_SIDE))
         img.seek(0)
+        if img.mode in ("L", "RGB", "CMYK"):  # an embedded ICC profile -> sRGB
+            img = to_srgb(img, img.info.get("icc_profile"), [])
     else:
         img = image
     if img.mode not in ("RGB", "RGBA"):
         img = img.convert("RGBA" if _has_alpha(img) else "RGB")
     factor = max(img.size) // SAMPLE_SIDE
-    if factor >= 2:
+    if factor >= 2 and img.mode == "RGBA":
+        # box filter in premultiplied alpha: hidden colours under alpha 0 add nothing
+        img = img.convert("RGBa").reduce(factor).convert("RGBA")
+    elif factor >= 2:
         img = img.reduce(factor)  # box filter: exact mean colours, fast
     return img
 
@@ -130,20 +139,25 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
 
 
-def _opaque_pixels(img: Image.Image) -> np.ndarray:
+def _visible_pixels(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB of every pixel with alpha > 0, N×3 uint8; its weight alpha/255, N float)."""
     arr = np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] == 4:
-        return arr[arr[:, :, 3] >= 128][:, :3]
-    return arr.reshape(-1, 3)
+        visible = arr[:, :, 3] > 0
+        return arr[visible][:, :3], arr[visible][:, 3].astype(np.float64) / 255.0
+    pixels = arr.reshape(-1, 3)
+    return pixels, np.ones(len(pixels))
 
 
-def _histogram(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pool pixels into 32×32×32 RGB bins: (mean RGB per bin, pixel count per bin)."""
+def _histogram(pixels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool pixels into 32×32×32 RGB bins: (weighted mean RGB per bin, total weight per bin)."""
     p = pixels.astype(np.int32)
     key = ((p[:, 0] >> 3) << 10) | ((p[:, 1] >> 3) << 5) | (p[:, 2] >> 3)
-    counts = np.bincount(key, minlength=32768)
+    counts = np.bincount(key, weights=weights, minlength=32768)
     used = np.nonzero(counts)[0]
-    sums = np.stack([np.bincount(key, weights=p[:, c], minlength=32768)[used] for c in range(3)])
+    sums = np.stack(
+        [np.bincount(key, weights=p[:, c] * weights, minlength=32768)[used] for c in range(3)]
+    )
     return (sums / counts[used]).T, counts[used]
 
 

@@ -70,18 +70,18 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     params = req.params
     mode = params.mode if isinstance(params, RemoveBgParams) else "auto"
     rgb, alpha_in = _split(req.image)
-    seen, work_note = working_copy(rgb, settings)  # mask at most at limits.remove_bg_work_mp
+    seen = on_white(rgb, alpha_in)  # what the networks and the edge refinement look at
+    seen, work_note = working_copy(seen, settings)  # mask at most at limits.remove_bg_work_mp
     store = get_store(settings)
     req.progress(0.05, "loading model")
     mask, method, model, note = _segment(store, seen, mode, req)
     req.progress(0.8, "refining edges")
     if method != "grabcut":
         mask = refine_mask(seen, mask, MODES[mode])
-    alpha = (mask * 255.0 + 0.5).astype(np.uint8)
     if work_note:
-        alpha = full_size_alpha(alpha, rgb.shape[:2], None)
-    if alpha_in is not None:
-        alpha = np.minimum(alpha, alpha_in)
+        alpha = full_size_alpha(combine_alpha(mask, None), rgb.shape[:2], alpha_in)
+    else:
+        alpha = combine_alpha(mask, alpha_in)
     req.progress(0.95, "encoding PNG")
     png = encode_rgba_png(rgb, alpha)
     h, w = alpha.shape
@@ -338,16 +338,37 @@ def _clean_components(fg: np.ndarray) -> np.ndarray:
 
 
 def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """(RGB uint8, existing alpha or None). Transparent areas are shown on white."""
+    """(the original RGB uint8 HxWx3, existing alpha HxW uint8 or None if opaque)."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = np.asarray(image.convert("RGBA"))
         alpha = rgba[..., 3]
-        if alpha.min() < 255:
-            a = alpha[..., None].astype(np.float32) / 255.0
-            rgb = (rgba[..., :3] * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
-            return rgb, alpha.copy()
-        return np.ascontiguousarray(rgba[..., :3]), None
+        return np.ascontiguousarray(rgba[..., :3]), (alpha.copy() if alpha.min() < 255 else None)
     return np.asarray(image.convert("RGB")), None
+
+
+def on_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """The image as it looks on white (HxWx3 uint8): what segmentation should see.
+
+    Only the networks and the edge refinement look at this copy; the output
+    keeps the original colours.
+    """
+    if alpha is None:
+        return rgb
+    white = Image.new("RGB", (rgb.shape[1], rgb.shape[0]), (255, 255, 255))
+    white.paste(Image.fromarray(rgb, "RGB"), mask=Image.fromarray(alpha, "L"))
+    return np.asarray(white)
+
+
+def combine_alpha(mask: np.ndarray, alpha_in: np.ndarray | None) -> np.ndarray:
+    """Final alpha (HxW uint8): the cut-out mask (0..1 float) times the existing alpha.
+
+    A pixel at alpha 128 inside the subject stays at 128; one the mask removes
+    becomes 0, whatever it was.
+    """
+    alpha = mask.astype(np.float32) * 255.0
+    if alpha_in is not None:
+        alpha = alpha * (alpha_in.astype(np.float32) / 255.0)
+    return np.clip(alpha + 0.5, 0, 255).astype(np.uint8)
 
 
 def encode_rgba_png(rgb: np.ndarray, alpha: np.ndarray) -> bytes:

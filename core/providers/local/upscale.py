@@ -13,7 +13,12 @@ Why this shape:
   interpolation): on benchmarks/upscale.py this buys back ~1 dB PSNR and
   lowers GMSD while keeping most of the restored crispness.
 - The result is exactly scale x the input: a x4 network used for a 2x request
-  is followed by an area downscale. Alpha is upscaled separately with Lanczos.
+  is followed by an area downscale.
+- Transparent inputs: the colour hidden under alpha 0 never reaches the
+  result. The resampler works in premultiplied alpha; the network sees colours
+  whose hidden pixels were filled from the visible ones by premultiplied
+  averaging, and the alpha is resized with Lanczos. No dark or light fringe
+  appears around stickers (see `upscale_with_alpha`).
 - With no weights, Lanczos plus an unsharp mask runs instead and the note
   says so: it is a resampler, not super-resolution.
 """
@@ -76,14 +81,21 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     net_spec, net = _pick_network(store, preferred_networks(scale, w, h, settings, installed))
     note: str | None
     if net is None or net_spec is None:
-        out, method, model, note = lanczos_unsharp(rgb, scale), FALLBACK, None, FALLBACK_NOTE
+        method, model, note = FALLBACK, None, FALLBACK_NOTE
+
+        def upscale_rgb(x: np.ndarray, tick: Callable[[float], None]) -> np.ndarray:
+            return lanczos_unsharp(x, scale)  # fast enough to need no progress ticks
     else:
-        out = super_resolve(net, net_spec, rgb, scale, _progress_until(req))
         method, model = net_spec.name, net_spec.name
         note = "; ".join(plan.notes) if plan.notes and plan.network == method else None
+
+        def upscale_rgb(x: np.ndarray, tick: Callable[[float], None]) -> np.ndarray:
+            return super_resolve(net, net_spec, x, scale, tick)
+
+    out, alpha = upscale_with_alpha(
+        rgb, alpha, upscale_rgb, _progress_until(req), linear=method == FALLBACK
+    )
     req.progress(0.95, "encoding PNG")
-    if alpha is not None:
-        alpha = _resize_lanczos(alpha, w * scale, h * scale)
     png = _encode_png(out, alpha)
     return ProviderResult(
         files=[OutputFile("upscaled.png", png, "image/png")],
@@ -235,6 +247,41 @@ def _split(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")), None
 
 
+def upscale_with_alpha(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    upscale_rgb: Callable[[np.ndarray, Callable[[float], None]], np.ndarray],
+    tick: Callable[[float], None] = lambda _f: None,
+    linear: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Upscale straight-alpha RGB (HxWx3 uint8) and alpha (HxW uint8 or None).
+
+    The colour hidden under alpha 0 never reaches the output or its edges:
+    - a `linear` resampler runs on premultiplied colour and on the alpha alike,
+      un-premultiplied after (exact: an edge pixel's colour is the
+      alpha-weighted mean of the visible pixels around it);
+    - a network is not linear: on premultiplied colour it draws the alpha edge
+      into the colour as a dark outline. It runs on straight colour whose
+      hidden pixels were first filled from the visible ones (`fill_hidden`, a
+      premultiplied average), so there is no edge in the colour to draw; the
+      alpha is resized with Lanczos, which keeps soft gradients exact.
+    `upscale_rgb(image, tick)` reports its own progress 0..1 through `tick`.
+    Returns (RGB uint8, alpha uint8 or None) at the upscaled size.
+    """
+    if alpha is None:
+        return upscale_rgb(rgb, tick), None
+    if not linear:
+        colour = upscale_rgb(fill_hidden(rgb, alpha), tick)
+        return colour, _resize_lanczos(alpha, colour.shape[1], colour.shape[0])
+    rgba = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    premultiplied = np.ascontiguousarray(np.asarray(rgba.convert("RGBa"))[..., :3])
+    colour = upscale_rgb(premultiplied, tick)
+    grey = np.ascontiguousarray(np.repeat(alpha[..., None], 3, axis=2))
+    alpha_up = np.clip(upscale_rgb(grey, tick).mean(axis=2) + 0.5, 0, 255).astype(np.uint8)
+    straight = np.asarray(Image.fromarray(np.dstack([colour, alpha_up]), "RGBa").convert("RGBA"))
+    return np.ascontiguousarray(straight[..., :3]), alpha_up
+
+
 def _resize_lanczos(channel: np.ndarray, w: int, h: int) -> np.ndarray:
     up = cv2.resize(channel.astype(np.float32), (w, h), interpolation=cv2.INTER_LANCZOS4)
     return np.clip(up + 0.5, 0, 255).astype(np.uint8)
@@ -249,3 +296,34 @@ def _encode_png(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=3)  # 3x faster than 6, ~14 % bigger
     return buf.getvalue()
+
+
+def fill_hidden(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """`rgb` (HxWx3 uint8) with the colour under alpha 0 replaced from visible pixels.
+
+    Pull-push in premultiplied alpha: each coarser level is the alpha-weighted
+    mean of the finer one, and every fully transparent pixel takes the colour
+    of the level above, so it gets the colours of the nearest visible pixels
+    and none of its own hidden colour. Visible pixels keep their colour.
+    """
+    a = alpha.astype(np.float32) / 255.0
+    filled = _pull_push(rgb.astype(np.float32) * a[..., None], a)
+    out = np.where(alpha[..., None] > 0, rgb, np.clip(filled + 0.5, 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(out)
+
+
+def _pull_push(premultiplied: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    h, w = weight.shape
+    if h <= 2 and w <= 2:
+        total = float(weight.sum())
+        mean = premultiplied.sum(axis=(0, 1)) / total if total > 0 else np.zeros(3)
+        return np.broadcast_to(mean.astype(np.float32), (h, w, 3))
+    size = (max(1, (w + 1) // 2), max(1, (h + 1) // 2))
+    coarse = _pull_push(
+        cv2.resize(premultiplied, size, interpolation=cv2.INTER_AREA),
+        cv2.resize(weight, size, interpolation=cv2.INTER_AREA),
+    )
+    up = cv2.resize(np.ascontiguousarray(coarse), (w, h), interpolation=cv2.INTER_LINEAR)
+    seen = weight[..., None] > 1e-4
+    straight = premultiplied / np.maximum(weight[..., None], 1e-4)
+    return np.where(seen, straight, up)
