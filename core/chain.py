@@ -127,7 +127,7 @@ def provider_request(engine: Engine, live: _Live) -> ProviderRequest:
         job_id=rec.id, tool=rec.tool, params=live.params,
         image=live.decoded.image if live.decoded else None, image_bytes=live.input_bytes,
         idempotency_key=f"luneo-{rec.id}", deadline=live.deadline, progress=progress,
-        stop=live.stop,
+        stop=live.stop, lane=live.lane,
     )
 
 

@@ -62,11 +62,15 @@ class LimitsSettings(_Section):
     per_server_per_minute: int = Field(default=120, ge=1)
     per_member_running: int = Field(default=2, ge=1)
     per_member_queued: int = Field(default=5, ge=0)
-    max_running: int = Field(default=4, ge=1)  # jobs running at once, all members
+    max_running: int = Field(default=4, ge=1)  # jobs running at once, all members, per lane
     local_threads: int = Field(default=2, ge=1)  # CPU-heavy local jobs at once
     # "process": local work runs in worker processes that cancel, deadline and shutdown
     # kill at once; "thread": in this process (cooperative stops between tiles/stages)
     local_isolation: Literal["process", "thread"] = "process"
+    # quick jobs (estimated at most light_seconds: crops, palettes, designs) run in their
+    # own lane of light_workers processes and slots, never waiting behind heavy ones
+    light_workers: int = Field(default=1, ge=1)
+    light_seconds: float = Field(default=3.0, ge=0)
     # -- local work budgets (core/budget.py; measured in benchmarks/results/budget.md) --
     max_job_memory_mb: int = Field(default=3072, ge=256)  # one local job's estimated peak
     memory_budget_mb: int = Field(default=6144, ge=256)  # all heavy local jobs, all processes

@@ -30,6 +30,7 @@ from typing import Any
 from core import jobs as jobrows
 from core.admission import Admission, MemberLoad
 from core.breaker import Breakers
+from core.budget import estimate
 from core.chain import run_chain
 from core.config import Settings
 from core.credits import Credits
@@ -86,6 +87,7 @@ class _Live:
     # first: "succeeded", "failed" or "canceled" (None while it may still go either way)
     ending: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)  # stops local work
+    lane: str = "heavy"  # "light" jobs have their own running slots and local workers
     fallback_reason: str | None = None
     last_position: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -126,7 +128,7 @@ class Engine:
             max_workers=settings.limits.local_threads, thread_name_prefix="luneo-local"
         )
         local = [p for p in providers.values() if isinstance(p, LocalProvider)]
-        self._pool = (LocalProcessPool(settings.limits.local_threads)
+        self._pool = (LocalProcessPool(settings.limits.local_threads, settings.limits.light_workers)
                       if local and settings.limits.local_isolation == "process" else None)
         for p in local:
             p.executor, p.pool = self._executor, self._pool
@@ -252,7 +254,19 @@ class Engine:
         self.admission.take_rate(req, g)
         if cached:
             return self._finish_cached(rec, balance)
-        return self._enqueue(rec, params, decoded, req.image, balance)
+        return self._enqueue(rec, params, decoded, req.image, balance,
+                             self._lane(req.tool, params, decoded))
+
+    def _lane(self, tool: str, params: Params, decoded: DecodedImage | None) -> str:
+        """"light" when the local work is estimated at most `limits.light_seconds` and
+        small in memory (crops, palettes, designs), else "heavy"."""
+        w, h = (decoded.width, decoded.height) if decoded else (0, 0)
+        try:
+            cost = estimate(tool, params, w, h, self.settings)
+        except UserError:
+            return "heavy"
+        light = cost.seconds <= self.settings.limits.light_seconds and not cost.heavy
+        return "light" if light else "heavy"
 
     async def _decode(self, req: JobRequest) -> DecodedImage:
         if req.image is None:
@@ -322,11 +336,12 @@ class Engine:
 
     def _enqueue(
         self, rec: JobRecord, params: Params, decoded: DecodedImage | None,
-        data: bytes | None, balance: int,
+        data: bytes | None, balance: int, lane: str,
     ) -> JobHandle:
         now = time.monotonic()
         fut: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
-        live = _Live(rec, params, decoded, data, fut, now, now + self.settings.jobs.deadline_s)
+        live = _Live(rec, params, decoded, data, fut, now, now + self.settings.jobs.deadline_s,
+                     lane=lane)
         if decoded:
             live.notes.extend(decoded.notes)
         self._live[rec.id] = live
@@ -341,19 +356,26 @@ class Engine:
 
     # -- scheduling -------------------------------------------------------------------
     def _pump(self) -> None:
-        """Start every queued job that the global and per-member limits allow."""
+        """Start every queued job that the per-lane and per-member limits allow: at most
+        `limits.max_running` heavy and as many light jobs at once, so a quick crop never
+        waits behind upscales."""
         if self._closing or not self._started:
             return
+        busy = {"light": 0, "heavy": 0}
+        for jid in self._running:
+            running = self._live.get(jid)
+            busy[running.lane if running else "heavy"] += 1
         for jid in list(self._queue):
-            if len(self._running) >= self.settings.limits.max_running:
-                break
             live = self._live[jid]
+            if busy[live.lane] >= self.settings.limits.max_running:
+                continue
             g = self.guild_config.effective_now(live.rec.guild_id)
             load = self._member_load(live.rec.guild_id, live.rec.member_id)
             if load.running >= g.per_member_running:
                 continue
             self._queue.remove(jid)
             self._running.add(jid)
+            busy[live.lane] += 1
             live.task = asyncio.get_running_loop().create_task(self._run_job(live))
         for i, jid in enumerate(self._queue, start=1):
             live = self._live[jid]

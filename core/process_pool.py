@@ -8,6 +8,12 @@ A job's deadline is the task's timeout, enforced the same way, and shutdown
 stops every worker. A crash of the native code (segfault, out-of-memory kill)
 ends one worker, not the studio.
 
+Two lanes keep a member's quick job from waiting behind another's heavy one:
+`light` workers (crop, palette, design: jobs estimated at a few seconds) and
+`heavy` workers (upscale, remove-bg) that run at a lower CPU priority (nice 10),
+so when both want the cores the quick job gets them (Linux CFS gives nice 0
+about ten times the share of nice 10).
+
 Workers fork from a `forkserver` that has imported the local tools once, so a
 replacement worker starts in milliseconds; each worker loads its models on its
 first job and keeps them. Progress reported inside a worker travels back over
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import traceback
@@ -69,10 +76,16 @@ class WorkerProgress:
             _progress_queue.put((self.job_id, fraction, message))
 
 
-def _init_worker(queue: Any) -> None:
+HEAVY_NICE = 10  # CPU priority of heavy-lane workers (0 = the bot's own)
+LANES = ("light", "heavy")
+
+
+def _init_worker(queue: Any, nice: int) -> None:
     global _progress_queue
     _progress_queue = queue
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if nice:
+        os.nice(nice)
 
 
 def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
@@ -98,31 +111,37 @@ def _rebuild(cls: type[BaseException], args: list[str], state: dict[str, Any]) -
 
 
 class LocalProcessPool:
-    """A pool of `workers` processes running picklable functions, cancellable.
+    """Worker processes running picklable functions, cancellable, in two lanes:
+    `heavy` (`workers` processes at nice 10) and `light` (`light_workers` at the
+    bot's own priority).
 
     `run()` is awaited from the event loop; cancelling the awaiting task
     terminates the worker running it within milliseconds.
     """
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+    def __init__(self, workers: int, light_workers: int = 1) -> None:
+        self.workers = {"heavy": workers, "light": light_workers}
         self._callbacks: dict[str, Progress] = {}
-        self._started: tuple[Any, ProcessPool, threading.Thread] | None = None
+        self._started: tuple[Any, dict[str, ProcessPool], threading.Thread] | None = None
         self._closed = False
 
-    def _start(self) -> tuple[Any, ProcessPool, threading.Thread]:
-        """Start the forkserver, the pool and the progress reader on first use, so a
+    def _start(self) -> tuple[Any, dict[str, ProcessPool], threading.Thread]:
+        """Start the forkserver, the pools and the progress reader on first use, so a
         process that never runs a local tool (e.g. `studio credits`) pays nothing."""
         if self._started is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
             queue = ctx.SimpleQueue()
-            pool = ProcessPool(max_workers=self.workers, initializer=_init_worker,
-                               initargs=(queue,), context=ctx)
+            pools = {
+                lane: ProcessPool(max_workers=n, initializer=_init_worker,
+                                  initargs=(queue, HEAVY_NICE if lane == "heavy" else 0),
+                                  context=ctx)
+                for lane, n in self.workers.items()
+            }
             reader = threading.Thread(target=self._read_progress, args=(queue,),
                                       name="luneo-progress", daemon=True)
             reader.start()
-            self._started = (queue, pool, reader)
+            self._started = (queue, pools, reader)
         return self._started
 
     def _read_progress(self, queue: Any) -> None:
@@ -140,8 +159,8 @@ class LocalProcessPool:
                 log.debug("progress callback failed", exc_info=True)
 
     async def run(self, fn: Callable[..., Any], *args: Any, job_id: str,
-                  progress: Progress, time_limit: float | None) -> Any:
-        """`fn(*args)` in a worker process; its exceptions are re-raised here.
+                  progress: Progress, time_limit: float | None, lane: str = "heavy") -> Any:
+        """`fn(*args)` in a worker process of `lane`; its exceptions are re-raised here.
 
         Raises TimeoutError after `time_limit` seconds (the worker is killed),
         WorkerDied if the worker ended without an answer, and whatever `fn`
@@ -149,9 +168,9 @@ class LocalProcessPool:
         """
         if self._closed:
             raise RuntimeError("the worker pool is closed")
-        _queue, pool, _reader = self._start()
+        _queue, pools, _reader = self._start()
         self._callbacks[job_id] = progress
-        future = pool.schedule(_call, args=(fn, args), timeout=time_limit)
+        future = pools[lane if lane in pools else "heavy"].schedule(_call, args=(fn, args), timeout=time_limit)
         try:
             status, payload = await asyncio.wrap_future(future)
         except ProcessExpired as exc:
@@ -175,8 +194,10 @@ class LocalProcessPool:
         self._closed = True
         if self._started is None:
             return
-        queue, pool, reader = self._started
-        pool.stop()
-        pool.join(timeout=5)
+        queue, pools, reader = self._started
+        for pool in pools.values():
+            pool.stop()
+        for pool in pools.values():
+            pool.join(timeout=5)
         queue.put(None)
         reader.join(timeout=2)

@@ -62,6 +62,7 @@ class ProviderRequest:
     # reports progress; on a thread it also raises Interrupted once the job is stopped
     progress: Callable[[float, str], None] = field(default=lambda _f, _m: None)
     stop: threading.Event | None = None  # set when the job is canceled or shut down
+    lane: str = "heavy"  # "light": a quick job, kept from waiting behind heavy ones
 
 
 @dataclass
@@ -115,6 +116,6 @@ class LocalProvider(Provider):
         fn, args = call
         result: ProviderResult = await self.pool.run(
             fn, *args, job_id=req.job_id, progress=req.progress,
-            time_limit=max(0.1, req.deadline - time.monotonic()))
+            time_limit=max(0.1, req.deadline - time.monotonic()), lane=req.lane)
         attempt.model = result.model
         return result
