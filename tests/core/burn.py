@@ -21,8 +21,11 @@ from core.tools.base import TOOLS
 from tests.core.scripted import result_for
 
 
-def burn(req: ProviderRequest, seconds: float) -> ProviderResult:
-    """Spin numpy on two threads for `seconds`, reporting progress as it goes."""
+def burn(req: ProviderRequest, seconds: float, only: frozenset[str] | None = None) -> ProviderResult:
+    """Spin numpy on two threads for `seconds`, reporting progress as it goes (only for
+    the tools in `only`, when given; the others answer at once)."""
+    if only is not None and req.tool not in only:
+        return result_for(req)
     end = time.monotonic() + seconds
     done = threading.Event()  # like a native library's threads, the helper ends with the call
 
@@ -54,18 +57,19 @@ class Burner(LocalProvider):
     name: ClassVar[str] = "local"
     tools: ClassVar[frozenset[str]] = frozenset(TOOLS)
 
-    def __init__(self, seconds: float, isolated: bool) -> None:
+    def __init__(self, seconds: float, isolated: bool, only: frozenset[str] | None = None) -> None:
         self.seconds = seconds
         self.isolated = isolated
+        self.only = only
 
     def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
-        return burn(req, self.seconds)
+        return burn(req, self.seconds, self.only)
 
     def isolated_call(self, req: ProviderRequest) -> Any:
         if not self.isolated:
             return None
         sendable = dataclasses.replace(req, progress=WorkerProgress(req.job_id), stop=None)
-        return burn, (sendable, self.seconds)
+        return burn, (sendable, self.seconds, self.only)
 
 
 def tree_cpu_seconds(root: int | None = None) -> float:

@@ -91,3 +91,22 @@ async def test_canceling_a_real_upscale_kills_its_worker(engine_factory) -> None
     r = await engine.run(JobRequest("g", "victim", "crop", {"ratio": "1:1"},
                                     image=small.getvalue(), channel_id="c"))
     assert r.ok and r.provider == "local"
+
+
+async def test_a_quick_job_never_waits_behind_heavy_ones(engine_factory, photo_png) -> None:
+    """Two members' upscales fill the heavy lane (one slot, one worker); a third
+    member's crop still runs at once in the light lane."""
+    engine = await engine_factory({"local": Burner(60, True, only=frozenset({"upscale"}))},
+                                  limits__max_running=1, limits__local_threads=1)
+    rng = np.random.default_rng(5)
+    heavy = []
+    for member in ("a", "b"):
+        buf = io.BytesIO()
+        Image.fromarray((rng.random((900, 900, 3)) * 255).astype(np.uint8)).save(buf, "PNG")
+        heavy.append(await engine.submit(JobRequest("g", member, "upscale", {"scale": 2},
+                                                    image=buf.getvalue(), channel_id="c")))
+    assert [engine._live[h.job_id].lane for h in heavy] == ["heavy", "heavy"]
+    result = await asyncio.wait_for(engine.run(JobRequest("g", "victim", "crop", {"ratio": "1:1"},
+                                                          image=photo_png, channel_id="c")), 30)
+    assert result.ok
+    assert [(await engine.get_job(h.job_id)).state for h in heavy] == ["running", "queued"]
