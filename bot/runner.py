@@ -14,7 +14,7 @@ import yarl
 from bot.client import StudioBot
 from core.config import Settings
 from core.engine import Engine
-from core.errors import ConfigError
+from core.errors import ConfigError, StorageError
 from core.logging import setup_logging
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ def _startup_failure(exc: BaseException) -> int:
     if isinstance(exc, ConfigError):
         log.error("%s", exc)
         return 2
+    if isinstance(exc, StorageError):
+        log.error("%s", exc)  # one line naming the file and the problem
+        return 1
     if isinstance(exc, discord.LoginFailure):
         log.error("Discord rejected the bot token (DISCORD_TOKEN).")
         return 1

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import errno
 import json
 import logging
+import os
 import shutil
+import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from core.config import Settings, load_settings
-from core.errors import ConfigError, StudioError, UserError
+from core.errors import ConfigError, InvalidInput, StorageError, StudioError, UserError
 from core.jobs import JobEvent, JobResult
 
 CLI_GUILD = "cli"
@@ -166,11 +171,17 @@ async def open_engine(settings: Settings) -> Any:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """`studio run`: input and output are checked before anything is held, so a bad
+    path costs nothing; an output that still cannot be written is refunded."""
     from core.engine import JobRequest
 
-    image, filename = _read_input(args) if args.tool != "design" else (None, None)
-    engine = await open_engine(settings)
     started = time.monotonic()
+    try:
+        image, filename = _read_input(args) if args.tool != "design" else (None, None)
+        check_output(args.out)
+        engine = await open_engine(settings)
+    except StudioError as exc:
+        return _report_error(args, exc, started)
     try:
         if not args.json and sys.stderr.isatty():
             engine.add_listener(_print_event)
@@ -180,7 +191,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 filename=filename, source="cli"))
         except UserError as exc:
             return _report_error(args, exc, started)
-        outputs = _write_outputs(result, args.out, Path(filename).stem if filename else None)
+        try:
+            outputs = write_outputs(result, args.out, Path(filename).stem if filename else None)
+        except OSError as exc:
+            result, outputs = await _refund_undelivered(engine, result, exc), []
     finally:
         await engine.close()
     _print_result(args, result, outputs)
@@ -192,8 +206,70 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _read_input(args: argparse.Namespace) -> tuple[bytes, str]:
     src = Path(args.input)
     if not src.is_file():
-        raise UserError(f"Invalid `image`: no such file: {src}")
-    return src.read_bytes(), src.name
+        raise InvalidInput(f"Invalid `image`: no such file: {src}", field="image")
+    try:
+        return src.read_bytes(), src.name
+    except OSError as exc:
+        raise InvalidInput(f"Invalid `image`: cannot read {src} ({exc.strerror or exc})",
+                           field="image") from None
+
+
+def _out_folder(out: str | None) -> Path:
+    """The folder outputs go to: `-o` when it names a folder, else its parent."""
+    if out is None:
+        return Path.cwd()
+    if Path(out).is_dir() or out.endswith(("/", "\\")):
+        return Path(out)
+    return Path(out).parent
+
+
+def check_output(out: str | None) -> None:
+    """Check, before any credits are held, that outputs can be written for `-o out`
+    (None: the current folder; a folder, existing or to be created; or a file path).
+
+    The nearest existing folder must accept a new file (tried with a temporary file,
+    which also catches read-only file systems) and an existing `-o` file must be a
+    writable file. Raises InvalidInput (field `out`) naming the path and the reason.
+    """
+    folder = _out_folder(out)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        also = f", so {folder} cannot be created" if existing != folder else ""
+        raise InvalidInput(f"Invalid `out`: {existing} is not a folder{also}.", field="out")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".studio-check-"):
+            pass
+    except OSError as exc:
+        raise InvalidInput(f"Invalid `out`: cannot write in {existing} "
+                           f"({exc.strerror or exc}).", field="out") from None
+    target = Path(out) if out is not None and folder != Path(out) else None
+    if target is not None and target.exists() and (
+            not target.is_file() or not os.access(target, os.W_OK)):
+        raise InvalidInput(f"Invalid `out`: {target} exists and is not a writable file.",
+                           field="out")
+
+
+async def _refund_undelivered(engine: Any, result: JobResult, exc: OSError) -> JobResult:
+    """The job succeeded but its output could not be written: refund its credits and
+    mark it failed, in one transaction; the result to report instead."""
+    where = exc.filename or "the output"
+    error = StorageError(f"output {where}: cannot write it ({exc.strerror or exc})")
+
+    def tx(conn: sqlite3.Connection) -> int:
+        if engine.credits.refund_settled_in(conn, result.job_id, "output not written"):
+            conn.execute(  # the job ends failed, never "succeeded and refunded"
+                "UPDATE jobs SET state = 'failed', error_type = ?, error_message = ? "
+                "WHERE id = ? AND state = 'succeeded'",
+                (type(error).__name__, str(error), result.job_id),
+            )
+        return int(engine.credits.balance_in(conn, CLI_GUILD, CLI_MEMBER))
+
+    balance = await engine.db.run_tx(tx)
+    log.warning("job %s: output not written, refunded: %s", result.job_id, error)
+    return dataclasses.replace(result, status="failed", error=error, credits_charged=0,
+                               balance=balance, files=[], file_names=[])
 
 
 def _print_event(ev: JobEvent) -> None:
@@ -209,22 +285,49 @@ def _print_event(ev: JobEvent) -> None:
         print(f"  {ev.message}", file=sys.stderr)
 
 
-def _write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
+def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
+    """Copy a job's result files out; the paths written.
+
+    Names made up here (`<input stem>-<name>`, in the current folder or an `-o`
+    folder) never replace an existing file: a second run gets `-2`, `-3`, ...
+    (created exclusively, so parallel runs cannot take the same name). An `-o` file
+    path is written as given. Raises OSError after removing what this call wrote.
+    """
     written: list[str] = []
-    for src, name in zip(result.files, result.file_names, strict=True):
-        base = f"{stem}-{name}" if stem else f"{result.job_id[:8]}-{name}"
-        if out is None:
-            dest = Path(base)
-        elif Path(out).is_dir() or out.endswith(("/", "\\")):
-            dest = Path(out) / base
-        elif len(result.files) == 1 or not written:
-            dest = Path(out)
-        else:
-            dest = Path(out).with_name(f"{Path(out).stem}-{name}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
-        written.append(str(dest))
+    try:
+        for src, name in zip(result.files, result.file_names, strict=True):
+            base = f"{stem}-{name}" if stem else f"{result.job_id[:8]}-{name}"
+            if out is None:
+                dest = _copy_new(src, Path(base))
+            elif Path(out).is_dir() or out.endswith(("/", "\\")):
+                Path(out).mkdir(parents=True, exist_ok=True)
+                dest = _copy_new(src, Path(out) / base)
+            else:
+                dest = Path(out) if not written else Path(out).with_name(
+                    f"{Path(out).stem}-{name}")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+            written.append(str(dest))
+    except OSError:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise
     return written
+
+
+def _copy_new(src: Path, dest: Path) -> Path:
+    """Copy `src` to `dest`, or to `dest` with `-2`, `-3`, ... before the extension if
+    that name is taken; the path written."""
+    for n in range(1, 10_000):
+        candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+        try:
+            fh = candidate.open("xb")
+        except FileExistsError:
+            continue
+        with fh, src.open("rb") as data:
+            shutil.copyfileobj(data, fh)
+        return candidate
+    raise FileExistsError(errno.EEXIST, "too many outputs with this name", str(dest))
 
 
 def result_json(result: JobResult, outputs: list[str]) -> dict[str, Any]:
@@ -240,7 +343,9 @@ def result_json(result: JobResult, outputs: list[str]) -> dict[str, Any]:
     }
 
 
-def _report_error(args: argparse.Namespace, exc: UserError, started: float) -> int:
+def _report_error(args: argparse.Namespace, exc: StudioError, started: float) -> int:
+    """Report a run that stopped before it had a result (nothing was charged); the
+    exit status (2 for a user error, 1 otherwise). `--json` still prints its object."""
     if args.json:
         print(json.dumps({
             "job_id": None, "tool": args.tool, "status": "failed", "provider": None,
@@ -249,7 +354,7 @@ def _report_error(args: argparse.Namespace, exc: UserError, started: float) -> i
             "elapsed_ms": int((time.monotonic() - started) * 1000), "data": {}}))
     else:
         print(f"error: {exc}", file=sys.stderr)
-    return 2
+    return 2 if isinstance(exc, UserError) else 1
 
 
 def _print_result(args: argparse.Namespace, result: JobResult, outputs: list[str]) -> None:

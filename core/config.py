@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from core.credits import MAX_CREDITS
 from core.errors import ConfigError
 from core.tools.base import TOOLS
 
@@ -51,10 +52,10 @@ class ModelsSettings(_Section):
 
 
 class CreditsSettings(_Section):
-    starting: int = Field(default=10, ge=0)
-    daily: int = Field(default=5, ge=0)
-    cache_hit_cost: int = Field(default=0, ge=0)
-    operator_topup: int = Field(default=1000, ge=0)  # CLI wallet refill (0 = never)
+    starting: int = Field(default=10, ge=0, le=MAX_CREDITS)
+    daily: int = Field(default=5, ge=0, le=MAX_CREDITS)
+    cache_hit_cost: int = Field(default=0, ge=0, le=MAX_CREDITS)
+    operator_topup: int = Field(default=1000, ge=0, le=MAX_CREDITS)  # CLI refill (0 = never)
 
 
 class LimitsSettings(_Section):
@@ -133,7 +134,7 @@ class ProvidersSettings(_Section):
 
 class ToolSettings(_Section):
     enabled: bool = True
-    cost: int = Field(default=-1, ge=-1)  # -1: the tool's default cost
+    cost: int = Field(default=-1, ge=-1, le=MAX_CREDITS)  # -1: the tool's default cost
     providers: tuple[str, ...] = ()  # empty: the tool's default chain
 
 

@@ -5,6 +5,13 @@ in the same transaction; a hold is one conditional UPDATE (`balance >= cost`),
 so two runs at once never spend the same credit. A hold ends exactly once:
 settled (credits spent) or refunded (credits returned); a second refund is a
 no-op because the state change is itself conditional.
+
+Every amount stays within 0..MAX_CREDITS (tool costs, holds, starting and daily
+credits, cache-hit cost, operator top-ups, grants and revokes), and grants,
+daily claims and top-ups never take a balance above MAX_CREDITS; an amount out of
+range is refused with InvalidInput naming it, so ledger arithmetic stays far
+from SQLite's 64-bit limit (a refund returns what was held, so a balance can
+exceed MAX_CREDITS only by credits held at the time).
 """
 
 from __future__ import annotations
@@ -17,6 +24,20 @@ from datetime import UTC, datetime, timedelta
 
 from core.errors import InsufficientCredits, InvalidInput, UserError
 from core.storage.db import Database
+
+MAX_CREDITS = 1_000_000_000  # the largest amount or balance (see the module docstring)
+MAX_GRANT = 1_000_000  # the most a moderator grants or revokes at once
+
+
+def check_amount(value: int, field: str, *, low: int = 0, high: int = MAX_CREDITS) -> int:
+    """`value` if it is a whole number in low..high; else InvalidInput naming `field`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(
+            f"Invalid `{field}`: must be a whole number from {low:,} to {high:,} credits "
+            f"(got {value!r}).",
+            field=field,
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,7 @@ class Credits:
     def ensure_wallet_in(self, conn: sqlite3.Connection, guild: str, member: str) -> None:
         if (guild, member) in self._known:
             return
-        starting = self._starting(guild)
+        starting = check_amount(self._starting(guild), "starting_credits")
         cur = conn.execute(
             "INSERT OR IGNORE INTO wallets (guild_id, member_id, balance, created_at) "
             "VALUES (?, ?, ?, ?)",
@@ -84,7 +105,9 @@ class Credits:
     def hold_in(
         self, conn: sqlite3.Connection, guild: str, member: str, amount: int, job_id: str
     ) -> int:
-        """Hold `amount` for `job_id`; returns the balance after. Raises InsufficientCredits."""
+        """Hold `amount` (0..MAX_CREDITS) for `job_id`; returns the balance after.
+        Raises InsufficientCredits, or InvalidInput (field `cost`) when out of range."""
+        check_amount(amount, "cost")
         self.ensure_wallet_in(conn, guild, member)
         if amount > 0:
             row = conn.execute(
@@ -128,6 +151,25 @@ class Credits:
                     balance_after=balance)
         return True
 
+    def refund_settled_in(self, conn: sqlite3.Connection, job_id: str, reason: str) -> bool:
+        """Give back a settled job's credits because its result never reached the
+        member (e.g. the CLI could not write the output file). One conditional
+        settled -> refunded transition, so it happens at most once per job (and never
+        after an ordinary refund); True if this call refunded."""
+        row = conn.execute(
+            "UPDATE holds SET state = 'refunded', closed_at = ? "
+            "WHERE job_id = ? AND state = 'settled' RETURNING guild_id, member_id, amount",
+            (time.time(), job_id),
+        ).fetchone()
+        if row is None:
+            return False
+        guild, member, amount = str(row[0]), str(row[1]), int(row[2])
+        if amount > 0:
+            balance = _add(conn, guild, member, amount)
+            _ledger(conn, guild, member, amount, "refund", job_id=job_id, reason=reason,
+                    balance_after=balance)
+        return True
+
     def balance_in(self, conn: sqlite3.Connection, guild: str, member: str) -> int:
         return _balance(conn, guild, member)
 
@@ -156,8 +198,12 @@ class Credits:
         return (await self.wallet(guild, member)).balance
 
     async def claim_daily(self, guild: str, member: str) -> tuple[int, int]:
-        """Claim today's allowance: (amount, new balance). Once per UTC day."""
-        amount = self._daily(guild)
+        """Claim today's allowance: (amount, new balance). Once per UTC day.
+
+        Raises UserError when already claimed today or when the claim would take the
+        balance above MAX_CREDITS; InvalidInput (`daily_credits`) if the configured
+        amount is out of range."""
+        amount = check_amount(self._daily(guild), "daily_credits")
         today = utc_today()
 
         def op(c: sqlite3.Connection) -> int:
@@ -165,10 +211,19 @@ class Credits:
             row = c.execute(
                 "UPDATE wallets SET balance = balance + ?, last_daily = ? "
                 "WHERE guild_id = ? AND member_id = ? "
-                "AND (last_daily IS NULL OR last_daily <> ?) RETURNING balance",
-                (amount, today, guild, member, today),
+                "AND (last_daily IS NULL OR last_daily <> ?) AND balance <= ? RETURNING balance",
+                (amount, today, guild, member, today, MAX_CREDITS - amount),
             ).fetchone()
             if row is None:
+                claimed = c.execute(
+                    "SELECT last_daily FROM wallets WHERE guild_id = ? AND member_id = ?",
+                    (guild, member),
+                ).fetchone()[0] == today
+                if not claimed:
+                    raise UserError(
+                        f"Your balance is at the maximum of {MAX_CREDITS:,} credits; spend "
+                        "some before claiming your daily credits."
+                    )
                 left = until_next_utc_day()
                 h, m = divmod(int(left.total_seconds()) // 60, 60)
                 raise UserError(
@@ -184,19 +239,32 @@ class Credits:
         self, guild: str, member: str, amount: int, actor: str, reason: str | None = None,
         *, kind: str = "grant",
     ) -> int:
-        if amount <= 0:
-            raise InvalidInput(
-                "Invalid `amount`: grant a positive number of credits.", field="amount"
-            )
-        if amount > 1_000_000:
-            raise InvalidInput(
-                "Invalid `amount`: at most 1,000,000 credits at once.", field="amount"
-            )
+        """Add `amount` credits with a ledger row of `kind` ("grant", or "topup" for the
+        CLI's automatic refill); returns the new balance.
+
+        A grant is 1..MAX_GRANT and raises InvalidInput (field `amount`) when out of
+        range or when the balance would go above MAX_CREDITS. A top-up is clamped so
+        the balance stops at MAX_CREDITS (the hold that follows refuses a cost above it).
+        """
+        if kind == "grant":
+            check_amount(amount, "amount", low=1, high=MAX_GRANT)
+        else:
+            amount = min(check_amount(amount, "amount", low=1, high=2**62), MAX_CREDITS)
 
         def op(c: sqlite3.Connection) -> int:
             self.ensure_wallet_in(c, guild, member)
-            balance = _add(c, guild, member, amount)
-            _ledger(c, guild, member, amount, kind, actor_id=actor, reason=reason,
+            before = _balance(c, guild, member)
+            add = amount if kind == "grant" else min(amount, MAX_CREDITS - before)
+            if before > MAX_CREDITS - add:
+                raise InvalidInput(
+                    f"Invalid `amount`: the balance ({before:,}) would go above the maximum "
+                    f"of {MAX_CREDITS:,} credits.",
+                    field="amount",
+                )
+            if add <= 0:
+                return before
+            balance = _add(c, guild, member, add)
+            _ledger(c, guild, member, add, kind, actor_id=actor, reason=reason,
                     balance_after=balance)
             return balance
 
@@ -205,11 +273,9 @@ class Credits:
     async def revoke(
         self, guild: str, member: str, amount: int, actor: str, reason: str | None = None
     ) -> tuple[int, int]:
-        """Remove up to `amount` (never below zero): (removed, new balance)."""
-        if amount <= 0:
-            raise InvalidInput(
-                "Invalid `amount`: revoke a positive number of credits.", field="amount"
-            )
+        """Remove up to `amount` (1..MAX_GRANT; never below zero): (removed, new balance).
+        Raises InvalidInput (field `amount`) when out of range."""
+        check_amount(amount, "amount", low=1, high=MAX_GRANT)
 
         def op(c: sqlite3.Connection) -> tuple[int, int]:
             self.ensure_wallet_in(c, guild, member)

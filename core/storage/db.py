@@ -3,6 +3,12 @@
 One aiosqlite connection per process; writes go through `transaction()`, which
 serialises them with an asyncio lock and uses `BEGIN IMMEDIATE` so a write that
 reads first cannot race another process either.
+
+Start-up is safe with several processes on one new file: the schema version is
+read and every pending migration applied inside one `BEGIN IMMEDIATE`
+transaction, so a second process waits for the write lock and then finds the
+work done. Any start-up failure is a `StorageError` with one line naming the
+file and the problem, and leaves no connection thread running.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -19,10 +26,19 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from core.errors import StorageError
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write lock
+# Per-connection settings (WAL is a property of the file, set once in `_prepare_file`).
+_CONNECTION_PRAGMAS = (
+    f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -37,6 +53,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 class Database:
+    """One aiosqlite connection; see the module docstring."""
+
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
@@ -45,44 +63,48 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path, *, upgrade: bool = True) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None, timeout=30)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=30000")
-        db = cls(conn, path)
-        if upgrade:
-            await db.upgrade()
-        return db
+        """Open (creating if needed) the database at `path`, upgraded unless `upgrade=False`.
+
+        Start-up work (folder, WAL mode, migrations) runs first on a short-lived plain
+        connection, so a failure leaves no connection thread behind to keep the process
+        alive. Safe when several processes open a new file at once: migrations run in
+        one `BEGIN IMMEDIATE` transaction (see `upgrade_connection`).
+
+        Raises StorageError (one line naming the file and the problem) when the folder
+        cannot be created, the file is not a usable SQLite database, or it cannot be
+        upgraded.
+        """
+        await asyncio.to_thread(_prepare_file, path, upgrade)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise StorageError(f"database {path}: cannot open ({exc})") from exc
+        try:
+            conn.row_factory = aiosqlite.Row
+            for pragma in _CONNECTION_PRAGMAS:
+                await conn.execute(pragma)
+        except BaseException as exc:
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"database {path}: cannot open ({exc})") from exc
+            raise
+        return cls(conn, path)
 
     async def close(self) -> None:
         await self.conn.close()
 
     async def version(self) -> int:
+        """The schema version (PRAGMA user_version): the number of the last migration."""
         row = await self.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
     async def upgrade(self) -> list[str]:
-        """Apply pending migrations in order; returns the names applied."""
-        applied: list[str] = []
+        """Apply pending migrations in one write transaction; returns the names applied
+        (empty when another process got there first). Raises StorageError."""
         async with self._lock:
-            current = await self.version()
-            for number, name, sql in migrations():
-                if number <= current:
-                    continue
-                await self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in _split_sql(sql):
-                        await self.conn.execute(stmt)
-                    await self.conn.execute(f"PRAGMA user_version = {number}")
-                    await self.conn.execute("COMMIT")
-                except BaseException:
-                    await self.conn.execute("ROLLBACK")
-                    raise
-                log.info("applied migration %s", name)
-                applied.append(name)
+            applied: list[str] = await self.conn._execute(
+                upgrade_connection, self.conn._conn, self.path
+            )
         return applied
 
     @asynccontextmanager
@@ -150,6 +172,114 @@ class Database:
             await self.conn.execute(sql, tuple(args))
 
 
-def _split_sql(sql: str) -> list[str]:
-    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+def _prepare_file(path: Path, upgrade: bool) -> None:
+    """Create the folder of `path`, check that the file opens as SQLite, switch it to
+    WAL and (if asked) upgrade it, on a plain connection that is always closed.
+    Raises StorageError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"database {path}: cannot create its folder {path.parent} ({exc.strerror or exc})"
+        ) from exc
+    if path.is_dir():
+        raise StorageError(f"database {path}: is a folder, not a database file")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise StorageError(f"database {path}: cannot open ({exc})") from exc
+    try:
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+            _retry_when_locked(lambda: _use_wal(conn))
+        except sqlite3.Error as exc:
+            raise StorageError(f"database {path}: cannot open ({exc})") from exc
+        if upgrade:
+            upgrade_connection(conn, path)
+    finally:
+        conn.close()
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
+def _retry_when_locked(step: Callable[[], T], timeout_s: float = _BUSY_TIMEOUT_S) -> T:
+    """Run `step`, again after a short pause while SQLite says the database is locked.
+
+    Switching a new file to WAL takes an exclusive lock, and when several processes
+    start at once SQLite can report "database is locked" there without waiting for
+    its busy timeout; the switch is retried until `timeout_s` has passed.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def upgrade_connection(conn: sqlite3.Connection, path: Path | str = "") -> list[str]:
+    """Apply pending migrations on `conn` (autocommit mode) in one BEGIN IMMEDIATE
+    transaction: the version is read under the write lock, so a second process waits
+    for the first and then finds nothing to do. Returns the migration names applied.
+
+    Raises StorageError naming the migration when one fails (nothing is applied), or
+    when the database is newer than this program.
+    """
+    bundled = migrations()
+    latest = bundled[-1][0] if bundled else 0
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StorageError(f"database {path}: cannot upgrade ({exc})") from exc
+    applied: list[str] = []
+    try:
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if current > latest:
+            raise StorageError(
+                f"database {path}: schema version {current} is newer than this program "
+                f"knows ({latest}); upgrade Luneo AI Studio or use another database"
+            )
+        for number, name, sql in bundled:
+            if number <= current:
+                continue
+            try:
+                for stmt in sql_statements(sql):
+                    conn.execute(stmt)
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"database {path}: migration {name} failed ({exc})"
+                ) from exc
+            applied.append(name)
+        if applied:
+            conn.execute(f"PRAGMA user_version = {latest}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    for name in applied:
+        log.info("applied migration %s", name)
+    return applied
+
+
+def sql_statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script, one at a time, cut where SQLite's own tokenizer
+    (`sqlite3.complete_statement`) says a statement ends, so semicolons inside string
+    literals, comments and trigger bodies stay where they are. A trailing statement
+    without its semicolon is yielded as is.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        yield pending.strip()  # SQLite runs a comments-only string as a no-op

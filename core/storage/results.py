@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from core.errors import StorageError
+
 _EXT = {
     "image/png": "png",
     "image/jpeg": "jpg",
@@ -26,8 +28,17 @@ def sha256_hex(data: bytes) -> str:
 
 class ResultStore:
     def __init__(self, root: Path) -> None:
+        """Use (creating if needed) the folder `root`. Raises StorageError naming it
+        when it cannot be created or is not a writable folder."""
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"results_dir {root}: cannot create it ({exc.strerror or exc})"
+            ) from exc
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise StorageError(f"results_dir {root}: not writable")
 
     def put(self, data: bytes, mime: str = "application/octet-stream") -> str:
         digest = sha256_hex(data)
