@@ -23,7 +23,7 @@ import discord
 from discord import app_commands
 
 from bot.mentions import NO_PINGS
-from core.errors import AllProvidersFailed, UserError
+from core.errors import AllProvidersFailed, NotAllowed, UserError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ def user_message(error: BaseException) -> tuple[str, str | None]:
         return "⛔ Luneo works in servers only.", None
     if isinstance(error, app_commands.CheckFailure):
         return "⛔ You can't use this command here.", None
+    if isinstance(error, NotAllowed) and error.channel_ids:
+        where = ", ".join(f"<#{c}>" for c in error.channel_ids)
+        return f"❌ Studio tools can only be used in {where} on this server.", None
     if isinstance(error, UserError):
         return f"❌ {error}", None
     if isinstance(error, AllProvidersFailed):

@@ -30,7 +30,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -130,13 +129,12 @@ class JobRunner:
     ) -> None:
         """Run `tool` for a slash command (see the module docstring for the flow)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        image = filename = None
+        image = None
         if attachment is not None:
             image = await download_attachment(
                 self.bot.http_session, attachment, self.bot.settings.security
             )
-            filename = attachment.filename
-        await self._submit(interaction, tool, params, image, filename)
+        await self._submit(interaction, tool, params, image)
 
     async def _submit(
         self,
@@ -144,7 +142,7 @@ class JobRunner:
         tool: str,
         params: dict[str, Any],
         image: bytes | None,
-        filename: str | None,
+        input_key: str | None = None,
     ) -> None:
         handle = await self.engine.submit(
             JobRequest(
@@ -153,10 +151,9 @@ class JobRunner:
                 tool=tool,
                 params=params,
                 image=image,
-                filename=filename,
+                input_key=input_key,
                 channel_id=str(interaction.channel_id),
                 source="discord",
-                is_moderator=await is_moderator(interaction),
             )
         )
         job = JobMessage(
@@ -188,8 +185,8 @@ class JobRunner:
         if action == "cancel":
             await self._cancel(interaction, job_id)
             return
-        tool, params, image, filename = await self._follow_on_input(action, job_id)
-        await self._submit(interaction, tool, params, image, filename)
+        tool, params, input_key = await self._follow_on_input(action, job_id)
+        await self._submit(interaction, tool, params, None, input_key)
 
     async def _cancel(self, interaction: discord.Interaction, job_id: str) -> None:
         job = self._jobs.get(job_id)
@@ -215,21 +212,19 @@ class JobRunner:
 
     async def _follow_on_input(
         self, action: str, job_id: str
-    ) -> tuple[str, dict[str, Any], bytes | None, str | None]:
-        """A follow-on tool's input: the previous job's result file (or its prompt)."""
+    ) -> tuple[str, dict[str, Any], str | None]:
+        """A follow-on tool's input: the previous job's result, by its key in the result
+        store (the engine reads it from there), or for a variation its prompt."""
         rec = await self.engine.get_job(job_id)
         if rec is None or rec.state != "succeeded":
             raise UserError("That result is no longer available; run the tool again.")
         if action == "variation":
             if rec.tool != "design":
                 raise UserError("Variations are only for designs.")
-            return "design", {**rec.params, "seed": secrets.randbelow(2**31 - 2) + 1}, None, None
-        result = await self.engine.wait(job_id)
-        if not result.files:
+            return "design", {**rec.params, "seed": secrets.randbelow(2**31 - 2) + 1}, None
+        if not rec.result_files:
             raise UserError("That result has no image to work on.")
-        data = await asyncio.to_thread(Path(result.files[0]).read_bytes)
-        name = result.file_names[0] if result.file_names else Path(result.files[0]).name
-        return action, ({"scale": 2} if action == "upscale" else {}), data, name
+        return action, ({"scale": 2} if action == "upscale" else {}), rec.result_files[0]["key"]
 
     # -- shutdown -------------------------------------------------------------------------
 

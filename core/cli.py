@@ -165,7 +165,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 async def open_engine(settings: Settings) -> Any:
     from core.engine import Engine
 
-    engine = await Engine.create(settings)
+    engine = await Engine.create(settings, rate_limits=False)  # the operator's own machine
     await engine.start()
     return engine
 
@@ -174,6 +174,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     """`studio run`: input and output are checked before anything is held, so a bad
     path costs nothing; an output that still cannot be written is refunded."""
     from core.engine import JobRequest
+    from core.operator import run_as_operator
 
     started = time.monotonic()
     try:
@@ -186,9 +187,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json and sys.stderr.isatty():
             engine.add_listener(_print_event)
         try:
-            result = await engine.run(JobRequest(
+            result = await run_as_operator(engine, JobRequest(
                 CLI_GUILD, CLI_MEMBER, args.tool, tool_params(args.tool, args), image=image,
-                filename=filename, source="cli"))
+                source="cli"))
         except UserError as exc:
             return _report_error(args, exc, started)
         try:

@@ -76,11 +76,12 @@ DEMO_STEPS = [
 
 async def run_demo(settings: Settings, out: Path, *, fetch: bool = True) -> int:
     from core.engine import Engine, JobRequest
+    from core.operator import run_as_operator
 
     if fetch:
         _fetch_models(settings)
     samples = write_samples(out / "inputs")  # creates `out` too
-    engine = await Engine.create(settings)
+    engine = await Engine.create(settings, rate_limits=False)  # the operator's own machine
     await engine.start()
     rows: list[tuple[str, ...]] = []
     failures = 0
@@ -89,9 +90,8 @@ async def run_demo(settings: Settings, out: Path, *, fetch: bool = True) -> int:
             image = samples[step.input].read_bytes() if step.input else None
             t0 = time.monotonic()
             try:
-                result = await engine.run(JobRequest(
-                    CLI_GUILD, CLI_MEMBER, step.tool, step.params, image=image,
-                    filename=step.input, source="cli"))
+                result = await run_as_operator(engine, JobRequest(
+                    CLI_GUILD, CLI_MEMBER, step.tool, step.params, image=image, source="cli"))
             except UserError as exc:
                 failures += 1
                 rows.append((step.tool, step.input or "-", "-", "-", "-", f"error: {exc}"))

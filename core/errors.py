@@ -77,7 +77,12 @@ class ToolDisabled(UserError):
 
 
 class NotAllowed(UserError):
-    """Permission or channel refusal."""
+    """Permission or channel refusal. `channel_ids`: where the tool may be used, when
+    the refusal is about the channel (front ends render them their own way)."""
+
+    def __init__(self, message: str, *, channel_ids: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.channel_ids = channel_ids
 
 
 class ContentRejected(UserError):

@@ -16,13 +16,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from core.errors import StudioError
 from core.storage.db import Database
 
 ACTIVE_STATES = ("queued", "running")
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a front end (bot, CLI) asks for. `image`: the uploaded bytes; or
+    `input_key`: a file already in the result store (a follow-on on a previous
+    result), read from there instead of being uploaded again. `source` is recorded
+    on the job row for reports; no decision depends on it."""
+
+    guild_id: str
+    member_id: str
+    tool: str
+    params: dict[str, Any]
+    image: bytes | None = None
+    input_key: str | None = None
+    channel_id: str | None = None
+    source: str = "api"
 
 
 @dataclass
@@ -52,7 +67,7 @@ class JobRecord:
     result_url: str | None = None  # where the result was delivered (a message link)
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> JobRecord:
+    def from_row(cls, row: sqlite3.Row) -> JobRecord:
         d = dict(row)
         return cls(
             id=d["id"], guild_id=d["guild_id"], member_id=d["member_id"],

@@ -6,6 +6,7 @@ Writing the same bytes twice is free, and a key always names the same bytes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
@@ -62,3 +63,12 @@ class ResultStore:
 
     def get(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+
+async def store_files(store: ResultStore, files: list[tuple[bytes, str]]) -> list[str]:
+    """Put `(data, mime)` files in `store`, returning their keys; big ones are hashed
+    and written off the event loop (below ~256 KB the thread hand-off costs more than
+    the work)."""
+    if sum(len(data) for data, _ in files) < 256 * 1024:
+        return [store.put(data, mime) for data, mime in files]
+    return await asyncio.to_thread(lambda: [store.put(d, m) for d, m in files])

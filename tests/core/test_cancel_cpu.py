@@ -105,7 +105,7 @@ async def test_a_quick_job_never_waits_behind_heavy_ones(engine_factory, photo_p
         Image.fromarray((rng.random((900, 900, 3)) * 255).astype(np.uint8)).save(buf, "PNG")
         heavy.append(await engine.submit(JobRequest("g", member, "upscale", {"scale": 2},
                                                     image=buf.getvalue(), channel_id="c")))
-    assert [engine._live[h.job_id].lane for h in heavy] == ["heavy", "heavy"]
+    assert [engine.dispatcher.get(h.job_id).lane for h in heavy] == ["heavy", "heavy"]
     result = await asyncio.wait_for(engine.run(JobRequest("g", "victim", "crop", {"ratio": "1:1"},
                                                           image=photo_png, channel_id="c")), 30)
     assert result.ok

@@ -141,7 +141,6 @@ class Harness:
                 tool,
                 params,
                 image=image,
-                filename="in.png" if image else None,
                 channel_id="c",
             )
         )
@@ -481,7 +480,6 @@ async def cancel_during_replicate(folder: Path) -> Observation:
                 "upscale",
                 {"scale": 2},
                 image=png_bytes(sample_image(96, 64)),
-                filename="in.png",
                 channel_id="c",
             )
         )
