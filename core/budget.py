@@ -27,27 +27,30 @@ every time figure for a slower or faster machine.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
 from core.errors import Interrupted, InvalidInput
+from core.providers.base import RemoteProvider
 from core.tools.base import Params, RemoveBgParams, UpscaleParams
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from core.providers.base import Provider
+    from core.providers.base import Provider, ProviderRequest
 
 MB = 1024 * 1024
 MIN_NET_SIDE = 16  # the upscale networks pad smaller tiles to 16 px a side
 LIGHT_BYTES = 256 * MB  # jobs estimated below this need no memory slot
+WAIT_MESSAGE = "waiting for memory (other large jobs are running)"
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def admit(
         return None
     for name in chain:
         p = providers.get(name)
-        if p is not None and p.remote and tool in p.tools and p.available()[0]:
+        if isinstance(p, RemoteProvider) and tool in p.tools and p.available()[0]:
             return None
     alpha = image.mode in ("RGBA", "LA", "PA")
     return estimate(tool, params, image.width, image.height, settings, alpha=alpha)
@@ -425,19 +428,47 @@ def local_slot(
     if not b.heavy:
         yield
         return
-    import portalocker
-
-    sem = portalocker.BoundedSemaphore(
-        memory_slots(settings), name="luneo-local-job", directory=str(slot_dir(settings)),
-        timeout=0.5, check_interval=0.1, fail_when_locked=False)
-    while True:
-        lock = sem.acquire(timeout=0.5, check_interval=0.1, fail_when_locked=False)
-        if lock is not None:
-            break
+    sem = _semaphore(settings)
+    while sem.acquire(timeout=0.5, check_interval=0.1, fail_when_locked=False) is None:
         if time.monotonic() > deadline:
             raise Interrupted("the job ran past its deadline waiting for memory")
-        waiting(0.0, "waiting for memory (other large jobs are running)")
+        waiting(0.0, WAIT_MESSAGE)
     try:
         yield
+    finally:
+        sem.release()
+
+
+def _semaphore(settings: Settings) -> Any:
+    import portalocker  # only heavy local jobs need it
+
+    return portalocker.BoundedSemaphore(
+        memory_slots(settings), name="luneo-local-job", directory=str(slot_dir(settings)),
+        fail_when_locked=False)
+
+
+@asynccontextmanager
+async def job_slot(req: ProviderRequest, settings: Settings) -> AsyncIterator[Budget | None]:
+    """Around a local job, in the process that schedules it (before a worker or thread
+    gets it): check the budget again (a job that reached local by falling back from a
+    remote provider was not checked at submit), then hold a machine-wide slot while it
+    is heavy. Waiting costs no worker and no copy of the image; it reports through
+    `req.progress` (which raises once the job is stopped) and ends at the deadline."""
+    if req.image is None:
+        yield None
+        return
+    alpha = req.image.mode in ("RGBA", "LA", "PA")
+    b = estimate(req.tool, req.params, req.image.width, req.image.height, settings, alpha=alpha)
+    if not b.heavy:
+        yield b
+        return
+    sem = _semaphore(settings)
+    while sem.acquire(timeout=0, fail_when_locked=False) is None:
+        if time.monotonic() > req.deadline:
+            raise Interrupted("the job ran past its deadline waiting for memory")
+        req.progress(0.0, WAIT_MESSAGE)
+        await asyncio.sleep(0.25)
+    try:
+        yield b
     finally:
         sem.release()

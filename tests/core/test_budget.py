@@ -3,6 +3,7 @@ and the machine-wide slot bound."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -241,3 +242,39 @@ def test_slot_count_derives_from_the_memory_budget(make_settings: Any) -> None:
     assert budget.memory_slots(Settings()) == 2  # 6144 // 3072
     assert budget.memory_slots(make_settings(limits__memory_budget_mb=20000,
                                              limits__max_job_memory_mb=2500)) == 8
+
+
+def test_the_local_provider_waits_for_a_slot_before_any_work(
+    tmp_path: Path, make_settings: Any,
+) -> None:
+    """The call site every local job goes through, in the scheduling process: a job
+    waiting for memory has no worker yet and stops, free, at its deadline."""
+    from core.providers.base import Attempt, ProviderRequest
+    from core.providers.local import LocalStudioProvider
+
+    s = make_settings(models__dir=str(tmp_path), limits__memory_budget_mb=3072,
+                      limits__max_job_memory_mb=3072)
+    root = Path(__file__).resolve().parents[2]
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)], cwd=root,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        seen: list[str] = []
+        req = ProviderRequest(job_id="j", tool="remove-bg", params=RemoveBgParams(),
+                              image=Image.new("RGB", (64, 64)), image_bytes=None,
+                              idempotency_key="k", deadline=time.monotonic() + 0.6,
+                              progress=lambda _f, m: seen.append(m))
+        assert budget.estimate("remove-bg", RemoveBgParams(), 64, 64, s).heavy
+        provider = LocalStudioProvider(s)
+        with pytest.raises(Interrupted, match="waiting for memory"):
+            asyncio.run(provider.run(req, Attempt()))
+        assert seen and set(seen) == {budget.WAIT_MESSAGE}
+        # a budget the machine cannot meet is refused there too (a remote fell back)
+        big = ProviderRequest(job_id="j2", tool="upscale", params=X4,
+                              image=Image.new("RGB", (1, 30000)), image_bytes=None,
+                              idempotency_key="k2", deadline=time.monotonic() + 5)
+        with pytest.raises(InvalidInput, match="4×120000"):
+            asyncio.run(provider.run(big, Attempt()))
+    finally:
+        holder.kill()
+        holder.wait()

@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from core.budget import job_slot
 from core.config import Settings
 from core.process_pool import WorkerProgress
 from core.providers.base import Attempt, LocalProvider, ProviderRequest, ProviderResult
@@ -27,11 +28,16 @@ _MODULES = {
 
 class LocalStudioProvider(LocalProvider):
     name: ClassVar[str] = "local"
-    remote: ClassVar[bool] = False
     tools: ClassVar[frozenset[str]] = frozenset(TOOLS)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        # budget check and a machine-wide memory slot (core/budget.py) before the work
+        # starts, so a job waiting for memory holds no worker and no copy of its image
+        async with job_slot(req, self.settings):
+            return await super().run(req, attempt)
 
     def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
         result = run_tool(req, self.settings)
