@@ -2,7 +2,7 @@
 
     studio run TOOL INPUT [options] [-o OUT] [--json]
     studio demo [--out DIR]
-    studio bot
+    studio bot                    (added by the bot package, see plugin_commands)
     studio models fetch [NAME...] | list
     studio db upgrade
     studio credits grant MEMBER AMOUNT [--guild G] [--reason R] | balance MEMBER [--guild G]
@@ -26,7 +26,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="studio-demo", help="output folder (default ./studio-demo)")
     demo.add_argument("--no-fetch", action="store_true", help="do not fetch missing models")
 
-    sub.add_parser("bot", help="start the Discord bot")
+    for name, target in plugin_commands().items():  # e.g. `studio bot`, from the bot package
+        sub.add_parser(name, help=f"start the {name} front end ({target.split(':')[0]})")
 
     models = sub.add_parser("models", help="local model cache")
     msub = models.add_subparsers(dest="models_cmd", required=True)
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    _setup_cli_logging(settings, args.verbose or args.cmd == "bot")
+    _setup_cli_logging(settings, args.verbose or args.cmd in plugin_commands())
     try:
         return _dispatch(args, settings)
     except UserError as exc:
@@ -127,6 +128,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+PLUGIN_GROUP = "luneo_studio.commands"
+
+
+def plugin_commands() -> dict[str, str]:
+    """Subcommands other packages add through the `luneo_studio.commands` entry-point
+    group (pyproject.toml), as name -> "module:function"; the bot package adds `bot`.
+    Core names no front end: it only knows the entry points installed with it."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=PLUGIN_GROUP)}
+
+
+def load_plugin(target: str) -> Callable[[Settings], int]:
+    """Import "module:function" (a plugin command taking the settings, returning the
+    exit status)."""
+    import importlib
+
+    module, _, attr = target.partition(":")
+    command: Callable[[Settings], int] = getattr(importlib.import_module(module), attr)
+    return command
 
 
 def _setup_cli_logging(settings: Settings, verbose: bool) -> None:
@@ -145,10 +168,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from core.demo import run_demo
 
         return asyncio.run(run_demo(settings, Path(args.out), fetch=not args.no_fetch))
-    if args.cmd == "bot":
-        from bot.runner import run_bot
-
-        return run_bot(settings)
+    plugins = plugin_commands()
+    if args.cmd in plugins:
+        command: Callable[[Settings], int] = load_plugin(plugins[args.cmd])
+        return command(settings)
     if args.cmd == "models":
         return _models(args, settings)
     if args.cmd == "db":
