@@ -287,3 +287,22 @@ async def test_two_simultaneous_cancels_refund_once_and_say_so(race_engine, phot
         provider.gate(handle.job_id).set()
     assert await engine.cancel(handle.job_id, actor_id="m") == CancelOutcome.ALREADY_CANCELED
     await ledger_agrees(engine)
+
+
+async def test_queue_position_events_count_down(race_engine, photo_png) -> None:
+    """Waiting jobs hear their place in the queue, and hear it again as it moves."""
+    engine, provider = race_engine, race_engine.test_provider
+    events: list[tuple[str, int]] = []
+    engine.add_listener(lambda e: events.append((e.job_id, e.position))
+                        if e.kind == "queued" else None)
+    handles = [await engine.submit(crop(photo_png + bytes([i]))) for i in range(3)]
+    first, second, third = (h.job_id for h in handles)
+    assert [h.position for h in handles] == [0, 1, 2]
+    assert events == [(second, 1), (third, 2)]
+    provider.gate(first).set()
+    await engine.wait(first)
+    await provider.is_running(second).wait()
+    assert events[-1] == (third, 1)
+    provider.gate(second).set()
+    provider.gate(third).set()
+    await engine.wait(third)
