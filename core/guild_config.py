@@ -8,6 +8,7 @@ who made it. All rows are small, so they are cached in memory at start.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,20 +152,22 @@ class GuildConfig:
         parsed = parse_value(key, value)
         old = self._overrides.get(guild, {}).get(key)
         now = time.time()
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO guild_settings (guild_id, key, value, updated_by, updated_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, key) DO UPDATE SET "
                 "value = excluded.value, updated_by = excluded.updated_by, "
                 "updated_at = excluded.updated_at",
                 (guild, key, json.dumps(parsed), actor, now),
             )
-            await conn.execute(
+            conn.execute(
                 "INSERT INTO config_log (guild_id, key, old_value, new_value, actor_id, at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (guild, key, json.dumps(old) if old is not None else None, json.dumps(parsed),
                  actor, now),
             )
+
+        await self.db.run_tx(write)
         self._overrides.setdefault(guild, {})[key] = parsed
         return f"`{key}` is now {_show(parsed)}."
 

@@ -1,14 +1,17 @@
 """SQLite connection: WAL, numbered migrations tracked with PRAGMA user_version.
 
-One aiosqlite connection per process; writes go through `transaction()`, which
-serialises them with an asyncio lock and uses `BEGIN IMMEDIATE` so a write that
-reads first cannot race another process either.
+One plain `sqlite3` connection per process, owned by one database thread (a
+single-worker executor): every statement, read or write, runs on that thread, one
+at a time. A write is `run_tx(fn)`: the whole transaction (`BEGIN IMMEDIATE`,
+`fn(conn)`, `COMMIT`, or `ROLLBACK` if `fn` raises) runs in one trip to the thread,
+so no other statement from this process can interleave with it, and `BEGIN
+IMMEDIATE` keeps a write that reads first from racing another process.
 
 Start-up is safe with several processes on one new file: the schema version is
 read and every pending migration applied inside one `BEGIN IMMEDIATE`
 transaction, so a second process waits for the write lock and then finds the
 work done. Any start-up failure is a `StorageError` with one line naming the
-file and the problem, and leaves no connection thread running.
+file and the problem, and leaves no database thread running.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from core.errors import StorageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Row = sqlite3.Row  # what `fetchone` / `fetchall` return: indexable by position and name
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write lock
@@ -53,45 +55,50 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 class Database:
-    """One aiosqlite connection; see the module docstring."""
+    """One `sqlite3` connection on its own thread; see the module docstring."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor, path: Path) -> None:
+        self._conn = conn  # touched only on `self._thread`
+        self._thread = thread
         self.path = path
-        self._lock = asyncio.Lock()
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], None]] = []  # filled on the database thread
+        self._closed = False
 
     @classmethod
     async def open(cls, path: Path, *, upgrade: bool = True) -> Database:
         """Open (creating if needed) the database at `path`, upgraded unless `upgrade=False`.
 
         Start-up work (folder, WAL mode, migrations) runs first on a short-lived plain
-        connection, so a failure leaves no connection thread behind to keep the process
-        alive. Safe when several processes open a new file at once: migrations run in
-        one `BEGIN IMMEDIATE` transaction (see `upgrade_connection`).
+        connection. Safe when several processes open a new file at once: migrations
+        run in one `BEGIN IMMEDIATE` transaction (see `upgrade_connection`).
 
         Raises StorageError (one line naming the file and the problem) when the folder
         cannot be created, the file is not a usable SQLite database, or it cannot be
-        upgraded.
+        upgraded; the database thread is then already stopped.
         """
         await asyncio.to_thread(_prepare_file, path, upgrade)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="luneo-db")
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
-        except sqlite3.Error as exc:
-            raise StorageError(f"database {path}: cannot open ({exc})") from exc
-        try:
-            conn.row_factory = aiosqlite.Row
-            for pragma in _CONNECTION_PRAGMAS:
-                await conn.execute(pragma)
-        except BaseException as exc:
-            await conn.close()
-            if isinstance(exc, sqlite3.Error):
-                raise StorageError(f"database {path}: cannot open ({exc})") from exc
+            conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+        except BaseException:
+            thread.shutdown(wait=True, cancel_futures=True)  # the connect has ended
             raise
-        return cls(conn, path)
+        return cls(conn, thread, path)
 
     async def close(self) -> None:
-        await self.conn.close()
+        """Close the connection and stop the database thread (after queued work);
+        when this returns the thread has ended. Closing twice is a no-op."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._call(self._conn.close)
+        finally:
+            await asyncio.to_thread(self._thread.shutdown)
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
     async def version(self) -> int:
         """The schema version (PRAGMA user_version): the number of the last migration."""
@@ -101,75 +108,71 @@ class Database:
     async def upgrade(self) -> list[str]:
         """Apply pending migrations in one write transaction; returns the names applied
         (empty when another process got there first). Raises StorageError."""
-        async with self._lock:
-            applied: list[str] = await self.conn._execute(
-                upgrade_connection, self.conn._conn, self.path
-            )
-        return applied
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A short write transaction (BEGIN IMMEDIATE ... COMMIT), serialised in-process."""
-        async with self._lock:
-            self._after_commit.clear()
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self._after_commit.clear()
-                await self.conn.execute("ROLLBACK")
-                raise
-            await self.conn.execute("COMMIT")
-            for cb in self._after_commit:
-                cb()
-            self._after_commit.clear()
+        return await self._call(lambda: upgrade_connection(self._conn, self.path))
 
     async def run_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` inside BEGIN IMMEDIATE ... COMMIT in one trip to the database
-        thread (rolled back if it raises). The hot paths (hold, settle, refund) use this:
-        one thread hand-off per transaction instead of one per statement.
-
-        Uses aiosqlite's `_execute` (pinned range in pyproject) to run a function on its
-        connection thread; the connection is only ever touched from that thread.
+        thread (rolled back if it raises), then the `after_commit` callbacks it
+        registered. Every write goes through here: one thread hand-off per transaction.
         """
 
-        def tx(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
+        def tx() -> tuple[T, list[Callable[[], None]]]:
+            self._after_commit = []
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                result = fn(conn)
+                result = fn(self._conn)
+                self._conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
-            return result
+            finally:
+                callbacks, self._after_commit = self._after_commit, []
+            return result, callbacks
 
-        async with self._lock:
-            self._after_commit.clear()
-            try:
-                result: T = await self.conn._execute(tx, self.conn._conn)
-            except BaseException:
-                self._after_commit.clear()
-                raise
-            for cb in self._after_commit:
-                cb()
-            self._after_commit.clear()
-            return result
+        result, callbacks = await self._call(tx)
+        for cb in callbacks:
+            cb()
+        return result
 
     def after_commit(self, cb: Callable[[], None]) -> None:
-        """Run `cb` once the current transaction commits (never if it rolls back)."""
+        """Run `cb` once the current transaction commits (never if it rolls back).
+        Called from inside a `run_tx` function."""
         self._after_commit.append(cb)
 
-    async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        rows = await self.conn.execute_fetchall(sql, tuple(args))
-        return next(iter(rows), None)
+    async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
+        """The first row of a read, or None."""
+        params = tuple(args)
+        row: Row | None = await self._call(lambda: self._conn.execute(sql, params).fetchone())
+        return row
 
-    async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        return list(await self.conn.execute_fetchall(sql, tuple(args)))
+    async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
+        """Every row of a read."""
+        params = tuple(args)
+        rows: list[Row] = await self._call(lambda: self._conn.execute(sql, params).fetchall())
+        return rows
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
-        """A single autocommit write."""
-        async with self._lock:
-            await self.conn.execute(sql, tuple(args))
+        """A single write statement, in its own transaction."""
+        params = tuple(args)
+        await self.run_tx(lambda conn: conn.execute(sql, params))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The long-lived connection (autocommit mode: transactions are explicit), opened
+    on the database thread that will be its only user. Raises StorageError."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        raise StorageError(f"database {path}: cannot open ({exc})") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in _CONNECTION_PRAGMAS:
+            conn.execute(pragma)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StorageError(f"database {path}: cannot open ({exc})") from exc
+    return conn
 
 
 def _prepare_file(path: Path, upgrade: bool) -> None:
@@ -253,9 +256,7 @@ def upgrade_connection(conn: sqlite3.Connection, path: Path | str = "") -> list[
                 for stmt in sql_statements(sql):
                     conn.execute(stmt)
             except sqlite3.Error as exc:
-                raise StorageError(
-                    f"database {path}: migration {name} failed ({exc})"
-                ) from exc
+                raise StorageError(f"database {path}: migration {name} failed ({exc})") from exc
             applied.append(name)
         if applied:
             conn.execute(f"PRAGMA user_version = {latest}")
