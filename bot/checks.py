@@ -60,7 +60,7 @@ async def is_moderator(interaction: discord.Interaction) -> bool:
     if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
         return False
     engine = interaction.client.engine  # type: ignore[attr-defined]
-    role_id = (await engine.guild_config.effective(str(interaction.guild_id))).moderator_role_id
+    role_id = engine.guild_config.effective_now(str(interaction.guild_id)).moderator_role_id
     return role_id is not None and any(str(r.id) == str(role_id) for r in interaction.user.roles)
 
 

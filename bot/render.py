@@ -22,7 +22,6 @@ LABELS = {
     "crop": "Crop",
 }
 COLOUR_OK = discord.Colour(0x7C5CFF)
-COLOUR_FAIL = discord.Colour(0xE5484D)
 
 
 def credits(n: int) -> str:

@@ -17,12 +17,6 @@ from core.guild_config import config_keys
 if TYPE_CHECKING:
     from bot.client import StudioBot
 
-HELP = {
-    "moderator_role": "a role mention or id, or `none`",
-    "allowed_channels": "channel mentions or ids, or `all`",
-}
-
-
 def _show(key: str, value: Any) -> str:
     if key == "moderator_role":
         return f"<@&{value}>" if value else "none (Manage Server only)"

@@ -30,7 +30,7 @@ class Help(commands.Cog):
         name="help", description="How Luneo AI Studio works and what it costs here"
     )
     async def help(self, interaction: discord.Interaction) -> None:
-        g = await self.bot.engine.guild_config.effective(str(interaction.guild_id))
+        g = self.bot.engine.guild_config.effective_now(str(interaction.guild_id))
         tools = "\n".join(
             f"`{usage}` — {what} · **{cost_label(tool, g.tools[tool].cost)}**"
             + ("" if g.tools[tool].enabled else " · *disabled here*")

@@ -52,13 +52,3 @@ def _named_table() -> tuple[list[str], np.ndarray]:
         rgbs.append(key)
     lab = rgb2lab(np.array(rgbs, dtype=np.float64)[None, :, :] / 255.0)[0]
     return names, lab
-
-
-def name_of(rgb: tuple[int, int, int]) -> str:
-    """Nearest CSS colour name by CIEDE2000."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
-
-    names, table = _named_table()
-    lab = rgb2lab(np.array([[rgb]], dtype=np.float64) / 255.0)[0, 0]
-    d = deltaE_ciede2000(np.broadcast_to(lab, table.shape), table)
-    return names[int(np.argmin(d))]

@@ -174,15 +174,6 @@ class Credits:
         return _balance(conn, guild, member)
 
     # -- public operations, each one transaction in one trip to the database thread -----
-    async def settle(self, job_id: str) -> bool:
-        return await self.db.run_tx(lambda c: self.settle_in(c, job_id))
-
-    async def refund(self, job_id: str, reason: str | None = None) -> bool:
-        return await self.db.run_tx(lambda c: self.refund_in(c, job_id, reason))
-
-    async def hold(self, guild: str, member: str, amount: int, job_id: str) -> int:
-        return await self.db.run_tx(lambda c: self.hold_in(c, guild, member, amount, job_id))
-
     async def wallet(self, guild: str, member: str) -> Wallet:
         def op(c: sqlite3.Connection) -> Wallet:
             self.ensure_wallet_in(c, guild, member)

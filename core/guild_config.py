@@ -143,9 +143,6 @@ class GuildConfig:
             overrides=dict(o),
         )
 
-    async def effective(self, guild: str) -> GuildSettings:
-        return self.effective_now(guild)
-
     async def set(self, guild: str, key: str, value: Any, actor: str) -> str:
         """Apply one setting at once and log who changed it; returns a confirmation."""
         key = key.strip().lower().replace("-", "_") if not key.startswith("tool.") else key.strip()

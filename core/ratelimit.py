@@ -38,7 +38,3 @@ class TokenBuckets:
     def take(self, key: str, per_minute: int) -> None:
         b = self._refill(key, per_minute)
         b.tokens -= 1.0
-
-    def give_back(self, key: str, per_minute: int) -> None:
-        b = self._refill(key, per_minute)
-        b.tokens = min(float(per_minute), b.tokens + 1.0)

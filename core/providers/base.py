@@ -6,7 +6,9 @@ tools. Adapters translate their SDK's failures into the error tree
 engine retries on a type, never on strings. Providers never retry internally:
 the engine's retry layer is the only one (PRODUCT.md §5).
 
-Local providers subclass `LocalProvider` and implement `run_sync`. The engine
+Remote providers (openai, replicate, removebg) subclass `RemoteProvider`, which
+owns their API key: unavailable without it, and the key handed out only by
+`api_key()`. Local providers subclass `LocalProvider` and implement `run_sync`. The engine
 runs it in a killable worker process when the provider offers a picklable
 `isolated_call` (the real local tools do), else on a bounded thread pool; either
 way CPU work never blocks the event loop. On a thread, work stops at the next
@@ -25,9 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image
 
+from core.errors import PermanentProviderError
 from core.tools.base import Params
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from core.process_pool import LocalProcessPool
 
 
@@ -77,7 +82,6 @@ class Provider:
     """Base class. `name` is the id used in config chains (`openai`, `local`...)."""
 
     name: ClassVar[str] = "provider"
-    remote: ClassVar[bool] = False
     tools: ClassVar[frozenset[str]] = frozenset()
 
     def available(self) -> tuple[bool, str]:
@@ -89,6 +93,27 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release clients/sessions."""
+
+
+class RemoteProvider(Provider):
+    """A provider behind a paid API: usable only with its key, which comes from the
+    environment variable `key_env` (via the settings' secrets)."""
+
+    key_env: ClassVar[str] = ""  # e.g. OPENAI_API_KEY
+
+    def __init__(self, key: SecretStr | None) -> None:
+        self._key = key
+
+    def available(self) -> tuple[bool, str]:
+        if self._key is None:
+            return False, f"{self.key_env} is not set"
+        return True, ""
+
+    def api_key(self) -> str:
+        """The key itself, for the SDK or header; PermanentProviderError when unset."""
+        if self._key is None:
+            raise PermanentProviderError(f"{self.key_env} is not set", provider=self.name)
+        return self._key.get_secret_value()
 
 
 class LocalProvider(Provider):

@@ -42,7 +42,13 @@ from core.providers._remote import (
     status_error,
     time_left,
 )
-from core.providers.base import Attempt, OutputFile, Provider, ProviderRequest, ProviderResult
+from core.providers.base import (
+    Attempt,
+    OutputFile,
+    ProviderRequest,
+    ProviderResult,
+    RemoteProvider,
+)
 from core.tools.base import DesignParams
 
 log = logging.getLogger(__name__)
@@ -81,29 +87,22 @@ def estimate_cost(model: str, quality: str, size: str) -> float:
     return row[0] if size == "1024x1024" else row[1]
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(RemoteProvider):
     name: ClassVar[str] = NAME
-    remote: ClassVar[bool] = True
+    key_env: ClassVar[str] = "OPENAI_API_KEY"
     tools: ClassVar[frozenset[str]] = frozenset({"design"})
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.secrets.openai_api_key)
         self._cfg = settings.providers.openai
-        self._key = settings.secrets.openai_api_key
         self._client: AsyncOpenAI | None = None
         # jobs whose prompt already passed moderation (retries do not ask again)
         self._passed: OrderedDict[str, None] = OrderedDict()
 
-    def available(self) -> tuple[bool, str]:
-        if self._key is None:
-            return False, "OPENAI_API_KEY is not set"
-        return True, ""
-
     def _sdk(self) -> AsyncOpenAI:
-        if self._key is None:
-            raise PermanentProviderError("OPENAI_API_KEY is not set", provider=NAME)
         if self._client is None:
             self._client = AsyncOpenAI(
-                api_key=self._key.get_secret_value(),
+                api_key=self.api_key(),
                 base_url=self._cfg.base_url,
                 max_retries=0,
                 timeout=self._cfg.timeout_s,

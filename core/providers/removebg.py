@@ -25,7 +25,13 @@ from core.providers._remote import (
     status_error,
     time_left,
 )
-from core.providers.base import Attempt, OutputFile, Provider, ProviderRequest, ProviderResult
+from core.providers.base import (
+    Attempt,
+    OutputFile,
+    ProviderRequest,
+    ProviderResult,
+    RemoteProvider,
+)
 from core.tools.base import RemoveBgParams
 
 log = logging.getLogger(__name__)
@@ -47,29 +53,22 @@ _REASONS: dict[str, str] = {
 }
 
 
-class RemoveBgProvider(Provider):
+class RemoveBgProvider(RemoteProvider):
     name: ClassVar[str] = NAME
-    remote: ClassVar[bool] = True
+    key_env: ClassVar[str] = "REMOVEBG_API_KEY"
     tools: ClassVar[frozenset[str]] = frozenset({"remove-bg"})
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.secrets.removebg_api_key)
         self._cfg = settings.providers.removebg
-        self._key = settings.secrets.removebg_api_key
         self._client: httpx.AsyncClient | None = None
 
-    def available(self) -> tuple[bool, str]:
-        if self._key is None:
-            return False, "REMOVEBG_API_KEY is not set"
-        return True, ""
-
     def _http(self) -> httpx.AsyncClient:
-        if self._key is None:
-            raise PermanentProviderError("REMOVEBG_API_KEY is not set", provider=NAME)
         if self._client is None:
             self._client = httpx.AsyncClient(
                 base_url=self._cfg.base_url.rstrip("/"),
                 headers={
-                    "X-Api-Key": self._key.get_secret_value(),
+                    "X-Api-Key": self.api_key(),
                     "Accept": "image/png, application/json",
                 },
                 timeout=httpx.Timeout(self._cfg.timeout_s, connect=min(5.0, self._cfg.timeout_s)),

@@ -12,6 +12,8 @@ treated as terminal; a `canceled` prediction is an error, not a silent None.
 Outputs are downloaded with a separate client that carries no credentials:
 the SDK's FileOutput.aread() would send the API token to whatever host the
 model's output URL names.
+
+How a prediction's ending maps onto the error tree is in `_replicate.py`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,12 @@ import contextlib
 import contextvars
 import io
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
 import replicate
-from PIL import Image
 from pydantic import v1 as pydantic_v1
 from replicate.client import RetryTransport
 from replicate.exceptions import ModelError, ReplicateError
@@ -37,12 +37,7 @@ from replicate.helpers import FileOutput, transform_output
 from replicate.prediction import Prediction
 
 from core.config import Settings
-from core.errors import (
-    ContentRejected,
-    PermanentProviderError,
-    ProviderError,
-    TransientProviderError,
-)
+from core.errors import PermanentProviderError, TransientProviderError
 from core.providers._remote import (
     MAX_OUTPUT_BYTES,
     design_prompt,
@@ -55,26 +50,30 @@ from core.providers._remote import (
     status_error,
     time_left,
 )
-from core.providers.base import Attempt, OutputFile, Provider, ProviderRequest, ProviderResult
+from core.providers._replicate import (
+    NAME,
+    Outcome,
+    check_outcome,
+    estimate_cost,
+    exact_upscale,
+    is_transient,
+    status_from,
+    translate,
+)
+from core.providers.base import (
+    Attempt,
+    OutputFile,
+    ProviderRequest,
+    ProviderResult,
+    RemoteProvider,
+)
 from core.tools.base import DesignParams, RemoveBgParams, UpscaleParams
 
 log = logging.getLogger(__name__)
 
-NAME = "replicate"
 DATA_URL_MAX_BYTES = 1024 * 1024  # larger inputs are uploaded with files.create
 POLL_ERRORS_TOLERATED = 3  # consecutive failed status reads before the attempt gives up
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
-
-# Approximate upstream prices (check Replicate's pricing page): official models
-# are billed per output image, community models per second of GPU time.
-PRICE_PER_IMAGE: dict[str, float] = {"black-forest-labs/flux-schnell": 0.003}
-PRICE_PER_SECOND_DEFAULT = 0.000225  # Nvidia T4
-
-_POLICY = re.compile(
-    r"nsfw|not safe for work|safety[ _-]?(checker|filter)|content[ _-]?(policy|moderation|filter)"
-    r"|flagged as sensitive|sensitive content|\bE005\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -100,39 +99,23 @@ async def _on_response(response: httpx.Response) -> None:
         call.retry_after = parse_retry_after(response.headers.get("retry-after"))
 
 
-@dataclass
-class _Outcome:
-    id: str
-    status: str
-    error: str | None = None
-    output: Any = None
-    metrics: dict[str, Any] | None = None
-
-
-class ReplicateProvider(Provider):
+class ReplicateProvider(RemoteProvider):
     name: ClassVar[str] = NAME
-    remote: ClassVar[bool] = True
+    key_env: ClassVar[str] = "REPLICATE_API_TOKEN"
     tools: ClassVar[frozenset[str]] = frozenset({"design", "remove-bg", "upscale"})
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.secrets.replicate_api_token)
         self._cfg = settings.providers.replicate
-        self._token = settings.secrets.replicate_api_token
         self._client: replicate.Client | None = None
         self._downloads: httpx.AsyncClient | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
 
-    def available(self) -> tuple[bool, str]:
-        if self._token is None:
-            return False, "REPLICATE_API_TOKEN is not set"
-        return True, ""
-
     def _sdk(self) -> replicate.Client:
-        if self._token is None:
-            raise PermanentProviderError("REPLICATE_API_TOKEN is not set", provider=NAME)
         if self._client is None:
             per_request = min(30.0, self._cfg.timeout_s)
             client = replicate.Client(
-                api_token=self._token.get_secret_value(),
+                api_token=self.api_key(),
                 base_url=self._cfg.base_url,
                 timeout=httpx.Timeout(per_request, connect=min(5.0, per_request)),
                 event_hooks={"request": [_on_request], "response": [_on_response]},
@@ -179,7 +162,7 @@ class ReplicateProvider(Provider):
                 log.debug("replicate job=%s prediction=%s created", req.job_id, pred.id)
                 outcome = await self._wait(req, pred, call)
                 pred_id = None  # terminal: nothing left to cancel
-                self._check(outcome, req.tool)
+                check_outcome(outcome, req.tool)
                 attempt.cost_usd = estimate_cost(ref, outcome.metrics)
                 data = await self._download(outcome)
             return await asyncio.to_thread(self._finish, req, data, outcome.id)
@@ -196,7 +179,7 @@ class ReplicateProvider(Provider):
             ValueError,
             pydantic_v1.ValidationError,
         ) as exc:
-            raise translate(exc, call, attempt.request_id) from None
+            raise translate(exc, call.retry_after, attempt.request_id) from None
         finally:
             _CALL.reset(token)
             if pred_id is not None or file_id:
@@ -263,10 +246,10 @@ class ReplicateProvider(Provider):
             return await client.predictions.async_create(version=version, input=inputs)
         return await client.models.predictions.async_create(model=owner_name, input=inputs)
 
-    async def _wait(self, req: ProviderRequest, pred: Prediction, call: _Call) -> _Outcome:
+    async def _wait(self, req: ProviderRequest, pred: Prediction, call: _Call) -> Outcome:
         """Poll until a terminal status (the caller's timeout bounds this)."""
         client = self._sdk()
-        current = _Outcome(pred.id, pred.status, pred.error, pred.output, pred.metrics)
+        current = Outcome(pred.id, pred.status, pred.error, pred.output, pred.metrics)
         failures = 0
         delay = self._cfg.poll_interval_s
         while current.status not in TERMINAL:
@@ -276,14 +259,14 @@ class ReplicateProvider(Provider):
             try:
                 pred = await client.predictions.async_get(current.id)
             except pydantic_v1.ValidationError as exc:
-                status = _status_from(exc)
+                status = status_from(exc)
                 if status not in TERMINAL:
                     raise
-                return _Outcome(current.id, status)
+                return Outcome(current.id, status)
             except (ReplicateError, httpx.TransportError) as exc:
                 # a failed status read does not fail the prediction; give up after a few
                 failures += 1
-                transient = isinstance(exc, httpx.TransportError) or _is_transient(exc)
+                transient = isinstance(exc, httpx.TransportError) or is_transient(exc)
                 if not transient or failures >= POLL_ERRORS_TOLERATED:
                     raise
                 delay = max(delay, call.retry_after or 0.0)
@@ -295,31 +278,8 @@ class ReplicateProvider(Provider):
                 )
                 continue
             failures = 0
-            current = _Outcome(pred.id, pred.status, pred.error, pred.output, pred.metrics)
+            current = Outcome(pred.id, pred.status, pred.error, pred.output, pred.metrics)
         return current
-
-    def _check(self, outcome: _Outcome, tool: str) -> None:
-        if outcome.status == "succeeded":
-            return
-        rid = outcome.id
-        if outcome.status == "failed":
-            error = " ".join(str(outcome.error or "no error message").split())[:200]
-            if _POLICY.search(error):
-                what = "prompt" if tool == "design" else "image"
-                raise ContentRejected(
-                    f"Your {what} was refused by Replicate's content filter; you were not charged.",
-                    provider=NAME,
-                )
-            raise PermanentProviderError(
-                f"prediction failed: {error}", provider=NAME, request_id=rid
-            )
-        if outcome.status == "aborted":
-            raise TransientProviderError(
-                "prediction was aborted before it ran", provider=NAME, request_id=rid
-            )
-        raise PermanentProviderError(
-            "prediction was canceled upstream", provider=NAME, request_id=rid
-        )
 
     async def _clean_up(self, pred_id: str | None, file_ids: list[str]) -> None:
         """Cancel an unfinished prediction (it bills by the second) and delete uploads.
@@ -363,7 +323,7 @@ class ReplicateProvider(Provider):
 
     # -- the output ------------------------------------------------------------
 
-    async def _download(self, outcome: _Outcome) -> bytes:
+    async def _download(self, outcome: Outcome) -> bytes:
         output = outcome.output
         if isinstance(output, list):
             output = output[0] if output else None
@@ -418,26 +378,6 @@ class ReplicateProvider(Provider):
         return ProviderResult([OutputFile("remove-bg.png", encode_png(img))], info)
 
 
-def exact_upscale(src: Image.Image, out: Image.Image, scale: int) -> Image.Image:
-    """Exactly scale × the input size; the input's alpha is carried over if the model dropped it."""
-    size = (src.width * scale, src.height * scale)
-    if out.size != size:
-        log.debug("replicate upscale returned %sx%s, resizing to %sx%s", *out.size, *size)
-        out = out.resize(size, Image.Resampling.LANCZOS)
-    if src.mode == "RGBA" and out.mode != "RGBA":
-        out = out.convert("RGB")
-        out.putalpha(src.getchannel("A").resize(size, Image.Resampling.LANCZOS))
-    return out
-
-
-def estimate_cost(ref: str, metrics: dict[str, Any] | None) -> float:
-    model = ref.partition(":")[0]
-    if model in PRICE_PER_IMAGE:
-        return PRICE_PER_IMAGE[model]
-    seconds = (metrics or {}).get("predict_time")
-    return float(seconds) * PRICE_PER_SECOND_DEFAULT if isinstance(seconds, int | float) else 0.0
-
-
 def _report(req: ProviderRequest, pred: Prediction) -> None:
     if pred.status == "starting":
         req.progress(0.1, "waiting for a Replicate GPU")
@@ -447,36 +387,3 @@ def _report(req: ProviderRequest, pred: Prediction) -> None:
     req.progress(fraction, "running on Replicate")
 
 
-def _status_from(exc: pydantic_v1.ValidationError) -> str | None:
-    """The status replicate 1.0.7's model refused (e.g. 'aborted'), if that was the only problem."""
-    errors = exc.errors()
-    if len(errors) == 1 and errors[0].get("loc") == ("status",):
-        given = (errors[0].get("ctx") or {}).get("given")
-        return str(given) if given is not None else None
-    return None
-
-
-def _is_transient(exc: ReplicateError) -> bool:
-    return exc.status is not None and (exc.status in (408, 409, 429) or exc.status >= 500)
-
-
-def translate(exc: Exception, call: _Call, request_id: str | None) -> ProviderError:
-    """Map SDK/httpx failures onto the error tree (messages never include API text or the token)."""
-    if isinstance(exc, ReplicateError):
-        status = exc.status or 0
-        if status in (401, 403):
-            return PermanentProviderError(
-                "authentication failed", provider=NAME, status=status, request_id=request_id
-            )
-        title = " ".join(str(exc.title or "").split())[:80]
-        what = f"API error{f': {title}' if title else ''}"
-        return status_error(NAME, status, what, retry_after=call.retry_after, request_id=request_id)
-    if isinstance(exc, ModelError):
-        return PermanentProviderError("prediction failed", provider=NAME, request_id=request_id)
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientProviderError("timeout", provider=NAME, request_id=request_id)
-    if isinstance(exc, httpx.TransportError):
-        return TransientProviderError("connection error", provider=NAME, request_id=request_id)
-    if isinstance(exc, httpx.HTTPStatusError):
-        return status_error(NAME, exc.response.status_code, "HTTP error", request_id=request_id)
-    return PermanentProviderError("malformed response", provider=NAME, request_id=request_id)

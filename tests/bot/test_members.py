@@ -71,7 +71,7 @@ async def test_config_set_cost_is_charged_by_the_next_run(
     ix = await world.slash("config set", {"key": "tool.crop.cost", "value": "0"}, member=world.bob)
     refusal = await world.fake.reply_to(ix)
     assert refusal.ephemeral and "Manage Server" in refusal.content
-    assert (await bot.engine.guild_config.effective(world.guild.id)).tools["crop"].cost == 3
+    assert bot.engine.guild_config.effective_now(world.guild.id).tools["crop"].cost == 3
 
     ix = await world.slash("config set", {"key": "rate_limit", "value": "lots"}, member=world.admin)
     assert "Invalid `rate_limit`" in (await world.fake.reply_to(ix)).content

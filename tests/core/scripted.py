@@ -9,15 +9,16 @@ import time
 from typing import ClassVar
 
 from PIL import Image
+from pydantic import SecretStr
 
 from core.errors import PermanentProviderError
 from core.providers.base import (
     Attempt,
     LocalProvider,
     OutputFile,
-    Provider,
     ProviderRequest,
     ProviderResult,
+    RemoteProvider,
 )
 from core.tools.base import TOOLS
 
@@ -50,13 +51,12 @@ class ScriptedLocal(LocalProvider):
         return result_for(req)
 
 
-class ScriptedRemote(Provider):
+class ScriptedRemote(RemoteProvider):
     """Raises the scripted errors in order, then succeeds (or keeps raising the last)."""
-
-    remote: ClassVar[bool] = True
 
     def __init__(self, name: str, errors: list[Exception],
                  then_succeed: bool = True, delay: float = 0.0) -> None:
+        super().__init__(SecretStr("scripted-key"))
         self.name = name  # type: ignore[misc]
         self.tools = frozenset(TOOLS)  # type: ignore[misc]
         self.errors = list(errors)

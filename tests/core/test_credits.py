@@ -18,6 +18,19 @@ async def _credits(path: Path, starting: int = 10, daily: int = 5) -> Credits:
     return Credits(db, starting=lambda _g: starting, daily=lambda _g: daily)
 
 
+async def _hold(c: Credits, guild: str, member: str, amount: int, job_id: str) -> int:
+    """A hold as the engine takes one: `hold_in` inside one `run_tx`."""
+    return await c.db.run_tx(lambda conn: c.hold_in(conn, guild, member, amount, job_id))
+
+
+async def _settle(c: Credits, job_id: str) -> bool:
+    return await c.db.run_tx(lambda conn: c.settle_in(conn, job_id))
+
+
+async def _refund(c: Credits, job_id: str, reason: str | None = None) -> bool:
+    return await c.db.run_tx(lambda conn: c.refund_in(conn, job_id, reason))
+
+
 async def _ledger_sum(db: Database, guild: str, member: str) -> int:
     row = await db.fetchone(
         "SELECT COALESCE(SUM(delta), 0) FROM ledger WHERE guild_id = ? AND member_id = ?",
@@ -36,10 +49,10 @@ async def test_200_concurrent_holds_settle_exactly_50(tmp_path: Path) -> None:
     async def one(i: int) -> str:
         creds = a if i % 2 else b
         try:
-            await creds.hold("g", "m", cost, job_id=f"job{i}")
+            await _hold(creds, "g", "m", cost, f"job{i}")
         except InsufficientCredits:
             return "rejected"
-        await creds.settle(f"job{i}")
+        await _settle(creds, f"job{i}")
         return "settled"
 
     outcomes = await asyncio.gather(*(one(i) for i in range(200)))
@@ -55,11 +68,11 @@ async def test_200_concurrent_holds_settle_exactly_50(tmp_path: Path) -> None:
 
 async def test_refund_is_exactly_once(tmp_path: Path) -> None:
     c = await _credits(tmp_path / "c.db", starting=10)
-    await c.hold("g", "m", 4, "job1")
+    await _hold(c, "g", "m", 4, "job1")
     assert await c.balance("g", "m") == 6
-    assert await c.refund("job1", "provider failed") is True
-    assert await c.refund("job1", "again") is False
-    assert await c.settle("job1") is False  # a refunded hold cannot be settled afterwards
+    assert await _refund(c, "job1", "provider failed") is True
+    assert await _refund(c, "job1", "again") is False
+    assert await _settle(c, "job1") is False  # a refunded hold cannot be settled afterwards
     assert await c.balance("g", "m") == 10
     kinds = [r.kind for r in await c.history("g", "m")]
     assert kinds.count("refund") == 1
@@ -69,7 +82,7 @@ async def test_refund_is_exactly_once(tmp_path: Path) -> None:
 async def test_insufficient_credits_moves_nothing(tmp_path: Path) -> None:
     c = await _credits(tmp_path / "c.db", starting=2)
     with pytest.raises(InsufficientCredits) as info:
-        await c.hold("g", "m", 5, "job1")
+        await _hold(c, "g", "m", 5, "job1")
     assert info.value.balance == 2 and info.value.needed == 5
     assert await c.balance("g", "m") == 2
     assert [r.kind for r in await c.history("g", "m")] == ["start"]
@@ -122,12 +135,12 @@ async def test_randomized_run_ledger_matches_balances(tmp_path: Path) -> None:
                            "daily"])
         try:
             if kind == "hold":
-                await c.hold(g, m, rng.randint(0, 6), f"j{i}")
+                await _hold(c, g, m, rng.randint(0, 6), f"j{i}")
                 held.append(f"j{i}")
             elif kind == "settle" and held:
-                await c.settle(rng.choice(held))
+                await _settle(c, rng.choice(held))
             elif kind == "refund" and held:
-                await c.refund(rng.choice(held))
+                await _refund(c, rng.choice(held))
             elif kind == "grant":
                 await c.grant(g, m, rng.randint(1, 9), actor="mod")
             elif kind == "revoke":

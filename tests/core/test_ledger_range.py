@@ -90,7 +90,7 @@ async def test_a_hold_out_of_range_names_the_cost(tmp_path: Path, amount: int) -
     c = await _credits(tmp_path)
     try:
         with pytest.raises(InvalidInput) as exc:
-            await c.hold("g", "m", amount, "job1")
+            await c.db.run_tx(lambda conn: c.hold_in(conn, "g", "m", amount, "job1"))
         assert exc.value.field == "cost"
         assert await _rows(c) == []  # rolled back with the hold
     finally:

@@ -265,7 +265,6 @@ def names_of(rgbs: np.ndarray) -> list[str]:
 WIDTH = 1200
 CARD_H = 420
 BAR_H = 44
-PAD = 0
 
 
 @lru_cache(maxsize=16)
