@@ -2,7 +2,7 @@
 
 Run from the repository root (models fetched first):
 
-    .venv/bin/python -m core.models fetch
+    .venv/bin/studio models fetch
     .venv/bin/python benchmarks/remove_bg.py            # writes benchmarks/results/remove_bg.md
 
 How the ground truth is made (honestly): every case is a foreground with a
@@ -482,7 +482,7 @@ def main() -> None:
         return
     if get_store(Settings()).path(remove_bg.ISNET) is None:
         sys.exit(
-            "ISNet is not in the model cache: run `.venv/bin/python -m core.models fetch` first"
+            "ISNet is not in the model cache: run `.venv/bin/studio models fetch` first"
         )
     cases = build_cases()
     if args.limit:

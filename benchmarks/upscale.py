@@ -2,7 +2,7 @@
 
 Run from the repository root (models fetched first):
 
-    .venv/bin/python -m core.models fetch
+    .venv/bin/studio models fetch
     .venv/bin/python benchmarks/upscale.py              # writes benchmarks/results/upscale.md
 
 Protocol: each original (scikit-image sample photos and textures, cropped to
@@ -266,7 +266,7 @@ def main() -> None:
     store = get_store(Settings())
     missing = [n for n in (*upscale.FAST.values(), upscale.BEST) if store.path(n) is None]
     if missing:
-        sys.exit(f"missing models {missing}: run `.venv/bin/python -m core.models fetch` first")
+        sys.exit(f"missing models {missing}: run `.venv/bin/studio models fetch` first")
     RESULTS.mkdir(parents=True, exist_ok=True)
     origs = originals()
     scores: dict[tuple[Setting, str], list[tuple[float, float, float, float]]] = {}

@@ -60,7 +60,7 @@ async def is_moderator(interaction: discord.Interaction) -> bool:
     if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
         return False
     engine = interaction.client.engine  # type: ignore[attr-defined]
-    role_id = engine.guild_config.effective_now(str(interaction.guild_id)).moderator_role_id
+    role_id = engine.guild_config.effective_now(str(interaction.guild_id)).moderator_role
     return role_id is not None and any(str(r.id) == str(role_id) for r in interaction.user.roles)
 
 
@@ -73,10 +73,15 @@ def moderator_only() -> Callable[[T], T]:
     return app_commands.check(predicate)
 
 
+def require_admin(interaction: discord.Interaction) -> None:
+    """Refuse anyone without Manage Server (raises Refused)."""
+    if not is_admin(interaction):
+        raise Refused("Only server admins (Manage Server permission) can do that.")
+
+
 def admin_only() -> Callable[[T], T]:
     def predicate(interaction: discord.Interaction) -> bool:
-        if not is_admin(interaction):
-            raise Refused("Only server admins (Manage Server permission) can do that.")
+        require_admin(interaction)
         return True
 
     return app_commands.check(predicate)

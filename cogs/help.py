@@ -49,7 +49,7 @@ class Help(commands.Cog):
         embed.add_field(
             name="Credits",
             value=(
-                f"New members start with {g.starting}. `/credits daily` adds {g.daily} once per UTC day.\n"
+                f"New members start with {g.starting_credits}. `/credits daily` adds {g.daily_credits} once per UTC day.\n"
                 "`/credits balance` · `/credits history` · `/credits top` · `/history`"
             ),
             inline=False,

@@ -121,12 +121,12 @@ class Admission:
     def _check_allowed(self, req: JobRequest, g: GuildSettings) -> None:
         if not g.tools[req.tool].enabled:
             raise ToolDisabled(req.tool)
-        if (req.channel_id is not None and g.allowed_channel_ids
-                and req.channel_id not in g.allowed_channel_ids):
-            n = len(g.allowed_channel_ids)
+        if (req.channel_id is not None and g.allowed_channels
+                and req.channel_id not in g.allowed_channels):
+            n = len(g.allowed_channels)
             raise NotAllowed(
                 f"Studio tools can only be used in this server's allowed channel"
-                f"{'s' if n != 1 else ''} ({n}).", channel_ids=g.allowed_channel_ids)
+                f"{'s' if n != 1 else ''} ({n}).", channel_ids=g.allowed_channels)
 
     def _check_prompt(self, params: Params) -> None:
         if not isinstance(params, DesignParams):

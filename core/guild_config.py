@@ -1,8 +1,16 @@
 """Per-server configuration set by admins (PRODUCT.md §3).
 
-Bot-wide defaults come from config.toml; a server's overrides are rows in
-`guild_settings`, applied at once, each change written to `config_log` with
-who made it. All rows are small, so they are cached in memory at start.
+Every per-server setting is declared once, in `SETTINGS` (Red's
+`Config.register_guild` is the model): its name, its kind (how a typed value is
+parsed and how a value is shown), its range and where its bot-wide default comes
+from in config.toml. `/config set` choices and parsing, `/config show` and the
+effective settings the engine reads are all derived from it, so a setting has one
+name everywhere: in `/config`, in the database and as a `GuildSettings` field.
+
+A server's overrides are rows in `guild_settings`, applied at once, each change
+written to `config_log` with who made it. All rows are small, so they are cached
+in memory at start. Values are plain ids and words: the bot turns Discord
+mentions into ids before they reach this module.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +26,159 @@ from core.config import Settings
 from core.errors import InvalidInput
 from core.storage.db import Database
 from core.tools.base import TOOLS
+
+Default = Callable[[Settings], Any]
+
+
+@dataclass(frozen=True)
+class GuildSetting:
+    """One per-server setting: `/config` name, bot-wide default, what it means."""
+
+    name: str
+    default: Default  # the config.toml value it overrides
+    what: str  # one line for admins
+
+    def parse(self, value: Any) -> Any:
+        """A typed value -> the value stored; InvalidInput names the setting."""
+        raise NotImplementedError
+
+    def show(self, value: Any) -> str:
+        """A value as plain text."""
+        return str(value)
+
+    def load(self, stored: Any) -> Any:
+        """A stored JSON value -> the effective value."""
+        return stored
+
+    def _invalid(self, why: str) -> InvalidInput:
+        return InvalidInput(f"Invalid `{self.name}`: {why}", field=self.name)
+
+
+@dataclass(frozen=True)
+class Whole(GuildSetting):
+    """A whole number in `lo..hi`."""
+
+    lo: int = 0
+    hi: int = 0
+
+    def parse(self, value: Any) -> int:
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            raise self._invalid(f"{value!r} is not a whole number.") from None
+        if not self.lo <= n <= self.hi:
+            raise self._invalid(f"must be between {self.lo} and {self.hi}.")
+        return n
+
+    def load(self, stored: Any) -> int:
+        return int(stored)
+
+
+_ON = ("true", "on", "yes", "1", "enabled", "enable")
+_OFF = ("false", "off", "no", "0", "disabled", "disable")
+
+
+@dataclass(frozen=True)
+class Switch(GuildSetting):
+    """On or off."""
+
+    def parse(self, value: Any) -> bool:
+        s = str(value).strip().lower()
+        if s in _ON or s in _OFF:
+            return s in _ON
+        raise self._invalid("say on or off.")
+
+    def show(self, value: Any) -> str:
+        return "on" if value else "off"
+
+    def load(self, stored: Any) -> bool:
+        return bool(stored)
+
+
+def _ids(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value]
+    return [p for p in str(value).replace(",", " ").split() if p]
+
+
+@dataclass(frozen=True)
+class RoleId(GuildSetting):
+    """One role id, or none."""
+
+    unset: str = "none"
+
+    def parse(self, value: Any) -> str | None:
+        items = [] if str(value).strip().lower() in ("", "none", "off") else _ids(value)
+        for item in items:
+            if not item.isdigit():
+                raise self._invalid(f"{item!r} is not a role id.")
+        return items[0] if items else None
+
+    def show(self, value: Any) -> str:
+        return str(value) if value else self.unset
+
+
+@dataclass(frozen=True)
+class ChannelIds(GuildSetting):
+    """Channel ids; none means every channel."""
+
+    unset: str = "all channels"
+
+    def parse(self, value: Any) -> list[str]:
+        if str(value).strip().lower() in ("", "all", "none", "any"):
+            return []
+        items = _ids(value)
+        for item in items:
+            if not item.isdigit():
+                raise self._invalid(f"{item!r} is not a channel id.")
+        return items
+
+    def show(self, value: Any) -> str:
+        return ", ".join(value) if value else self.unset
+
+    def load(self, stored: Any) -> tuple[str, ...]:
+        return tuple(str(c) for c in stored)
+
+
+def _tool_settings(tool: str) -> tuple[GuildSetting, ...]:
+    return (
+        Switch(f"tool.{tool}.enabled", lambda s: s.tool(tool).enabled,
+               f"whether /{TOOLS[tool].command} may be used here"),
+        Whole(f"tool.{tool}.cost", lambda s: s.tool_cost(tool),
+              f"credits one /{TOOLS[tool].command} run costs", 0, 10_000),
+    )
+
+
+SETTINGS: dict[str, GuildSetting] = {
+    s.name: s
+    for s in (
+        *(ts for tool in TOOLS for ts in _tool_settings(tool)),
+        RoleId("moderator_role", lambda s: None,
+               "the role whose members may grant and revoke credits",
+               unset="none (Manage Server only)"),
+        ChannelIds("allowed_channels", lambda s: (), "the channels tools may be used in"),
+        Whole("starting_credits", lambda s: s.credits.starting,
+              "credits a new member starts with", 0, 1_000_000),
+        Whole("daily_credits", lambda s: s.credits.daily,
+              "credits /credits daily adds", 0, 1_000_000),
+        Whole("per_member_per_minute", lambda s: s.limits.per_member_per_minute,
+              "tool runs one member may start per minute", 1, 1000),
+        Whole("per_member_running", lambda s: s.limits.per_member_running,
+              "jobs one member may have running at once", 1, 20),
+        Whole("per_member_queued", lambda s: s.limits.per_member_queued,
+              "jobs one member may have waiting", 0, 50),
+        Whole("cache_hit_cost", lambda s: s.credits.cache_hit_cost,
+              "what a result already made for the same inputs costs", 0, 10_000),
+    )
+}
+
+# names these settings were stored under before they took their config.toml names;
+# rows under them still load, and are replaced the next time the setting is set
+RENAMED = {
+    "rate_limit": "per_member_per_minute",
+    "concurrent_jobs": "per_member_running",
+    "queued_jobs": "per_member_queued",
+}
 
 
 @dataclass(frozen=True)
@@ -27,11 +189,13 @@ class ToolConfig:
 
 @dataclass(frozen=True)
 class GuildSettings:
+    """A server's effective settings: one field per entry of `SETTINGS` (tools grouped)."""
+
     tools: dict[str, ToolConfig]
-    moderator_role_id: str | None
-    allowed_channel_ids: tuple[str, ...]
-    starting: int
-    daily: int
+    moderator_role: str | None
+    allowed_channels: tuple[str, ...]
+    starting_credits: int
+    daily_credits: int
     per_member_per_minute: int
     per_member_running: int
     per_member_queued: int
@@ -39,72 +203,45 @@ class GuildSettings:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def _int(value: Any, key: str, lo: int, hi: int) -> int:
-    try:
-        n = int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"Invalid `{key}`: {value!r} is not a whole number.", field=key) from None
-    if not lo <= n <= hi:
-        raise InvalidInput(f"Invalid `{key}`: must be between {lo} and {hi}.", field=key)
-    return n
+def config_keys() -> list[str]:
+    """Every `/config set` name, in the order `/config show` lists them."""
+    return list(SETTINGS)
 
 
-def _bool(value: Any, key: str) -> bool:
-    s = str(value).strip().lower()
-    if s in ("true", "on", "yes", "1", "enabled", "enable"):
-        return True
-    if s in ("false", "off", "no", "0", "disabled", "disable"):
-        return False
-    raise InvalidInput(f"Invalid `{key}`: say on or off.", field=key)
-
-
-def _snowflakes(value: Any, key: str) -> list[str]:
-    if isinstance(value, list | tuple):
-        items = [str(v) for v in value]
-    else:
-        items = [p for p in str(value).replace(",", " ").split() if p]
-    out = []
-    for item in items:
-        digits = item.strip("<#@&>")
-        if not digits.isdigit():
-            raise InvalidInput(f"Invalid `{key}`: {item!r} is not a channel or role.", field=key)
-        out.append(digits)
-    return out
+def setting(key: str) -> GuildSetting:
+    """The setting `/config set` names (old names included); InvalidInput if none."""
+    name = key.strip()
+    if not name.startswith("tool."):
+        name = name.lower().replace("-", "_")
+    found = SETTINGS.get(RENAMED.get(name, name))
+    if found is None:
+        raise InvalidInput(f"Unknown setting `{key}`; known: {', '.join(SETTINGS)}.",
+                           field="key")
+    return found
 
 
 def parse_value(key: str, value: Any) -> Any:
-    """Validate one `/config set` value; InvalidInput names the key."""
-    parts = key.split(".")
-    if parts[0] == "tool" and len(parts) == 3 and parts[1] in TOOLS:
-        if parts[2] == "enabled":
-            return _bool(value, key)
-        if parts[2] == "cost":
-            return _int(value, key, 0, 10_000)
-    simple = {
-        "starting_credits": lambda v: _int(v, key, 0, 1_000_000),
-        "daily_credits": lambda v: _int(v, key, 0, 1_000_000),
-        "rate_limit": lambda v: _int(v, key, 1, 1000),
-        "concurrent_jobs": lambda v: _int(v, key, 1, 20),
-        "queued_jobs": lambda v: _int(v, key, 0, 50),
-        "cache_hit_cost": lambda v: _int(v, key, 0, 10_000),
-        "moderator_role": lambda v: _one_or_none(_snowflakes(v, key))
-        if str(v).strip().lower() not in ("", "none", "off") else None,
-        "allowed_channels": lambda v: []
-        if str(v).strip().lower() in ("", "all", "none", "any") else _snowflakes(v, key),
+    """Validate one `/config set` value; InvalidInput names the key as typed."""
+    s = setting(key)
+    try:
+        return s.parse(value)
+    except InvalidInput as exc:
+        if key.strip() == s.name:
+            raise
+        raise InvalidInput(str(exc).replace(f"`{s.name}`", f"`{key.strip()}`", 1),
+                           field=exc.field) from None
+
+
+def _effective(settings: Settings, overrides: dict[str, Any]) -> GuildSettings:
+    values = {
+        name: s.load(overrides[name]) if name in overrides else s.default(settings)
+        for name, s in SETTINGS.items()
     }
-    if key in simple:
-        return simple[key](value)
-    raise InvalidInput(f"Unknown setting `{key}`; known: {', '.join(config_keys())}.", field="key")
-
-
-def _one_or_none(items: list[str]) -> str | None:
-    return items[0] if items else None
-
-
-def config_keys() -> list[str]:
-    keys = [f"tool.{t}.{a}" for t in TOOLS for a in ("enabled", "cost")]
-    return [*keys, "moderator_role", "allowed_channels", "starting_credits", "daily_credits",
-            "rate_limit", "concurrent_jobs", "queued_jobs", "cache_hit_cost"]
+    tools = {
+        t: ToolConfig(enabled=values.pop(f"tool.{t}.enabled"), cost=values.pop(f"tool.{t}.cost"))
+        for t in TOOLS
+    }
+    return GuildSettings(tools=tools, overrides=dict(overrides), **values)
 
 
 class GuildConfig:
@@ -112,74 +249,62 @@ class GuildConfig:
         self.db = db
         self.settings = settings
         self._overrides: dict[str, dict[str, Any]] = {}
+        self._effective: dict[str, GuildSettings] = {}
 
     async def load(self) -> None:
         rows = await self.db.fetchall("SELECT guild_id, key, value FROM guild_settings")
-        self._overrides = {}
-        for guild, key, value in rows:
-            self._overrides.setdefault(str(guild), {})[str(key)] = json.loads(value)
+        self._overrides = _overrides(rows)
+        self._effective = {}
 
     def effective_now(self, guild: str) -> GuildSettings:
         """Defaults from config.toml with this server's overrides applied (no I/O)."""
-        s = self.settings
-        o = self._overrides.get(guild, {})
-        tools = {
-            t: ToolConfig(
-                enabled=bool(o.get(f"tool.{t}.enabled", s.tool(t).enabled)),
-                cost=int(o.get(f"tool.{t}.cost", s.tool_cost(t))),
-            )
-            for t in TOOLS
-        }
-        return GuildSettings(
-            tools=tools,
-            moderator_role_id=o.get("moderator_role"),
-            allowed_channel_ids=tuple(o.get("allowed_channels", ())),
-            starting=int(o.get("starting_credits", s.credits.starting)),
-            daily=int(o.get("daily_credits", s.credits.daily)),
-            per_member_per_minute=int(o.get("rate_limit", s.limits.per_member_per_minute)),
-            per_member_running=int(o.get("concurrent_jobs", s.limits.per_member_running)),
-            per_member_queued=int(o.get("queued_jobs", s.limits.per_member_queued)),
-            cache_hit_cost=int(o.get("cache_hit_cost", s.credits.cache_hit_cost)),
-            overrides=dict(o),
-        )
+        found = self._effective.get(guild)
+        if found is None:
+            found = _effective(self.settings, self._overrides.get(guild, {}))
+            self._effective[guild] = found
+        return found
 
-    async def set(self, guild: str, key: str, value: Any, actor: str) -> str:
-        """Apply one setting at once and log who changed it; returns a confirmation."""
-        key = key.strip().lower().replace("-", "_") if not key.startswith("tool.") else key.strip()
+    async def set(self, guild: str, key: str, value: Any, actor: str) -> Any:
+        """Apply one setting at once and log who changed it; returns the value stored."""
+        name = setting(key).name
         parsed = parse_value(key, value)
-        old = self._overrides.get(guild, {}).get(key)
+        old = self._overrides.get(guild, {}).get(name)
         now = time.time()
-        def write(conn: sqlite3.Connection) -> None:
+        old_names = [k for k, v in RENAMED.items() if v == name]
+
+        def tx(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO guild_settings (guild_id, key, value, updated_by, updated_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, key) DO UPDATE SET "
                 "value = excluded.value, updated_by = excluded.updated_by, "
                 "updated_at = excluded.updated_at",
-                (guild, key, json.dumps(parsed), actor, now),
+                (guild, name, json.dumps(parsed), actor, now),
             )
+            for old_name in old_names:
+                conn.execute("DELETE FROM guild_settings WHERE guild_id = ? AND key = ?",
+                             (guild, old_name))
             conn.execute(
                 "INSERT INTO config_log (guild_id, key, old_value, new_value, actor_id, at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (guild, key, json.dumps(old) if old is not None else None, json.dumps(parsed),
+                (guild, name, json.dumps(old) if old is not None else None, json.dumps(parsed),
                  actor, now),
             )
 
-        await self.db.run_tx(write)
-        self._overrides.setdefault(guild, {})[key] = parsed
-        return f"`{key}` is now {_show(parsed)}."
+        await self.db.run_tx(tx)
+        self._overrides.setdefault(guild, {})[name] = parsed
+        self._effective.pop(guild, None)
+        return SETTINGS[name].load(parsed)
 
     async def show(self, guild: str) -> dict[str, Any]:
+        """Every setting's effective value, by name, in `config_keys()` order."""
         g = self.effective_now(guild)
         out: dict[str, Any] = {}
-        for t, tc in g.tools.items():
-            out[f"tool.{t}.enabled"] = tc.enabled
-            out[f"tool.{t}.cost"] = tc.cost
-        out.update(
-            moderator_role=g.moderator_role_id, allowed_channels=list(g.allowed_channel_ids),
-            starting_credits=g.starting, daily_credits=g.daily,
-            rate_limit=g.per_member_per_minute, concurrent_jobs=g.per_member_running,
-            queued_jobs=g.per_member_queued, cache_hit_cost=g.cache_hit_cost,
-        )
+        for name in SETTINGS:
+            parts = name.split(".")
+            if parts[0] == "tool":
+                out[name] = getattr(g.tools[parts[1]], parts[2])
+            else:
+                out[name] = getattr(g, name)
         return out
 
     async def log(self, guild: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -191,11 +316,12 @@ class GuildConfig:
         return [dict(r) for r in rows]
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, list):
-        return ", ".join(value) if value else "all channels"
-    return str(value)
+def _overrides(rows: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for guild, key, value in rows:
+        o = out.setdefault(str(guild), {})
+        if key in RENAMED:  # an older row never replaces one under the current name
+            o.setdefault(RENAMED[key], json.loads(value))
+        elif key in SETTINGS:
+            o[str(key)] = json.loads(value)
+    return out

@@ -79,7 +79,7 @@ async def test_rate_limit_message_names_the_wait(world: World, studio: StartStud
 
 async def test_channel_not_allowed(world: World, studio: StartStudio) -> None:
     bot = await studio()
-    await bot.engine.guild_config.set(world.guild.id, "allowed_channels", f"<#{world.art.id}>", "x")
+    await bot.engine.guild_config.set(world.guild.id, "allowed_channels", world.art.id, "x")
     ix = await world.slash("palette", {"image": world.upload()})
     reply = await world.ephemeral_reply(ix)
     assert f"<#{world.art.id}>" in reply.content

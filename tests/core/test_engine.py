@@ -287,7 +287,7 @@ async def test_server_config_applies_at_once(engine_factory, photo_png) -> None:
     await engine.guild_config.set("g", "tool.crop.enabled", "off", actor="admin")
     with pytest.raises(ToolDisabled):
         await engine.submit(crop(photo_png + b"1"))
-    await engine.guild_config.set("g", "allowed_channels", "<#42>", actor="admin")
+    await engine.guild_config.set("g", "allowed_channels", "42", actor="admin")
     await engine.guild_config.set("g", "tool.crop.enabled", "on", actor="admin")
     with pytest.raises(NotAllowed) as refused:  # front ends render the channels
         await engine.submit(crop(photo_png + b"2"))

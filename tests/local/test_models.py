@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.models as models
+import core.models.fetch as model_fetch
+from core.cli import main as studio
 from core.config import Settings
 from core.models import (
     MODELS,
@@ -36,7 +37,7 @@ def store() -> ModelStore:
     if missing:
         pytest.fail(
             f"models {missing} are missing or corrupt in {s.root}: run `studio models fetch` "
-            "(or `python -m core.models fetch`) before the tests"
+            "before the tests"
         )
     return s
 
@@ -103,7 +104,7 @@ def test_fetch_installs_from_an_archive_and_records_the_manifest(
     def no_network(*_a: object) -> Path:
         raise AssertionError("fetch must not download when the archive is at hand")
 
-    monkeypatch.setattr(models, "download_archive", no_network)
+    monkeypatch.setattr(model_fetch, "download_archive", no_network)
     archives = tmp_path / "archives"
     archives.mkdir()
     spec = MODELS["selfie"]
@@ -241,6 +242,6 @@ def test_loaders_return_none_when_missing(tmp_path: Path) -> None:
 
 
 def test_cli_list(capsys: pytest.CaptureFixture[str]) -> None:
-    assert models.main(["list"]) == 0
+    assert studio(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert "isnet" in out and "realesrgan-x4plus" in out and "yes" in out
