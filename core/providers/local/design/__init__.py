@@ -10,15 +10,18 @@ Sizes (1024-class, multiples of 64, close to what image models return):
 1:1 1024×1024, 16:9 1344×768, 9:16 768×1344, 4:3 1152×864. Drawing happens at
 2× and is downsampled once, which antialiases shapes and type alike.
 
-Fonts ship as PyPI packages (SIL OFL 1.1): Red Hat Display (`font-rhd`, modern),
-Source Serif Pro (`font-source-serif-pro`, vintage), Lato (`font-lato`, minimal
-and labels), Fjalla One (`font-fjallaone`, bold), Fredoka One
-(`font-fredoka-one`, playful).
+Display fonts ship as PyPI packages (SIL OFL 1.1): Red Hat Display (`font-rhd`,
+modern), Source Serif Pro (`font-source-serif-pro`, vintage), Lato (`font-lato`,
+minimal and labels), Fjalla One (`font-fjallaone`, bold), Fredoka One
+(`font-fredoka-one`, playful). Every other script and colour emoji come from
+Debian's Noto fonts through a per-character fallback chain; a character no font
+has is left out with a note, never drawn as a box.
 
-The package, in the order a design is made: `words` (prompt -> title and
-tagline), `avoid` and `palette` (colours, via `colours`), `fonts` and `text`
-(fitting and setting type), `canvas` and `shapes` (grounds, textures, outlines),
-`styles` (one module per style) and `render` (the entry points).
+The package, in the order a design is made: `words` (prompt -> title, tagline,
+details), `avoid` and `palette` (colours, via `colours`), `fonts`, `script` and
+`text` (fallback fonts, bidi, line breaking, fitting and setting type), `canvas`
+and `shapes` (grounds, textures, outlines, and the record of text and shape
+boxes), `styles` (one module per style) and `render` (the entry points).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from core.providers.local.design.colours import (
 )
 from core.providers.local.design.fonts import font_path
 from core.providers.local.design.palette import Palette, make_palette
-from core.providers.local.design.render import NOTE, SIZES, SS, render_design, run
+from core.providers.local.design.render import NOTE, SIZES, SS, Layout, render_design, run
 from core.providers.local.design.shapes import blob, rotated_rect
 from core.providers.local.design.styles import (
     render_bold,
@@ -56,6 +59,7 @@ __all__ = [
     "Block",
     "Canvas",
     "Copy",
+    "Layout",
     "Palette",
     "background",
     "blob",

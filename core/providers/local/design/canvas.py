@@ -2,13 +2,18 @@
 
 Styles get one `Canvas` (image, seeded random source, palette, avoid, words) so
 they share a layout unit and a single way to ask whether an element is allowed.
+The canvas also keeps the layout's record: every text box drawn, every shape
+box (decorations, not the ground) and the plates text sits on. Styles set their
+type first and reserve its boxes, then place decorations only where they are
+clear of it, so text never overlaps a decoration at any size or aspect.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -17,8 +22,15 @@ from PIL import Image, ImageDraw
 from core.providers.local.design.avoid import Avoid
 from core.providers.local.design.colours import RGB
 from core.providers.local.design.palette import Palette
-from core.providers.local.design.text import Block, fit_text
+from core.providers.local.design.text import Block, block_box, body_text, draw_block, fit_text
 from core.providers.local.design.words import Copy
+
+Box = tuple[float, float, float, float]
+
+
+def intersects(a: Box, b: Box, pad: float = 0.0) -> bool:
+    """Whether two boxes overlap (or come within `pad` of each other)."""
+    return a[0] - pad < b[2] and b[0] - pad < a[2] and a[1] - pad < b[3] and b[1] - pad < a[3]
 
 
 @dataclass
@@ -30,6 +42,9 @@ class Canvas:
     pal: Palette
     avoid: Avoid
     copy: Copy
+    texts: list[tuple[str, Box, Block]] = field(default_factory=list)  # role, ink box, block
+    shapes: list[Box] = field(default_factory=list)
+    reserved: list[Box] = field(default_factory=list)  # text to come, and plates under text
 
     @property
     def w(self) -> int:
@@ -69,6 +84,55 @@ class Canvas:
         """A drawer straight onto the image."""
         return ImageDraw.Draw(self.img)
 
+    @property
+    def margin(self) -> float:
+        """The safe margin no text crosses: 5 % of the shorter side."""
+        return 0.05 * min(self.w, self.h)
+
+    def reserve(self, box: Box) -> Box:
+        """Keep `box` free of decorations (text to be drawn there, or its plate)."""
+        self.reserved.append(box)
+        return box
+
+    def clear(self, box: Box, pad: float | None = None) -> bool:
+        """Whether a decoration at `box` stays clear of every reserved and drawn text box."""
+        pad = 1.2 * self.u if pad is None else pad
+        boxes = self.reserved + [b for _, b, _ in self.texts]
+        return not any(intersects(box, b, pad) for b in boxes)
+
+    def shape(self, box: Box) -> bool:
+        """Record a decoration's bounding box if it is clear; False (draw nothing) if not."""
+        if not self.clear(box):
+            return False
+        self.shapes.append(box)
+        return True
+
+    def largest_clear(self, cx: float, cy: float, r: float, r_min: float) -> float:
+        """The largest radius ≤ r (down to r_min, else 0) of a disc at (cx, cy) whose box
+        is clear of the type."""
+        while r >= r_min:
+            if self.clear((cx - r, cy - r, cx + r, cy + r)):
+                return r
+            r *= 0.9
+        return 0.0
+
+    def text(
+        self,
+        block: Block,
+        xy: tuple[float, float],
+        fill: RGB | tuple[int, int, int, int],
+        role: str = "title",
+        align: Literal["left", "center"] = "left",
+        stroke: int = 0,
+        stroke_fill: RGB | None = None,
+    ) -> Box:
+        """Draw a block with its ink box's top-left at xy and record the box."""
+        box = block_box(block, xy)
+        if block.set_lines:
+            draw_block(self.img, block, xy, fill, align, stroke, stroke_fill)
+            self.texts.append((role, box, block))
+        return box
+
 
 def subtitle_block(
     cv: Canvas,
@@ -84,7 +148,7 @@ def subtitle_block(
     text = cv.copy.subtitle.upper() if upper else cv.copy.subtitle
     if not text or not cv.has("subtitle"):
         return None
-    return fit_text(
+    block = fit_text(
         text,
         key,
         (width, size * (leading * (lines - 1) + 1.3)),
@@ -92,7 +156,17 @@ def subtitle_block(
         leading,
         tracking,
         max_size=size,
+        min_size=min(size, 1.6 * cv.u),
     )
+    return block if block.set_lines else None
+
+
+def details_block(cv: Canvas, key: str, box: tuple[float, float], size: float) -> Block | None:
+    """The details (what is left of a long prompt) as running text in `box`, or None."""
+    if not cv.copy.details or box[0] < 10 * cv.u or box[1] < 1.4 * size:
+        return None
+    block = body_text(cv.copy.details, key, box, size, min_size=min(size, 1.5 * cv.u))
+    return block if block.set_lines else None
 
 
 def linear_gradient(

@@ -110,30 +110,36 @@ def make_palette(style: str, given: tuple[str, ...], avoid: Avoid, rng: random.R
 
 
 def _around_given(style: str, pal: Palette, given: list[RGB]) -> Palette:
-    """Member's colours become the accents; the background is derived from them by style."""
+    """The member's colours lead: the ground is one of them or its tint or shade, the
+    accents are them (with tints and shades for variety), and nothing else is added."""
+    white, black = (255, 255, 255), (0, 0, 0)
     by_light = sorted(given, key=lambda c: to_lab(c)[0])
-    darkest, first = by_light[0], given[0]
+    darkest, lightest, first, last = by_light[0], by_light[-1], given[0], given[-1]
     if style == "modern":
-        bg = darkest if to_lab(darkest)[0] < 30 else mix(first, (8, 10, 20), 0.78)
-        pal = replace(pal, bg=bg, bg2=mix(bg, given[-1], 0.35))
+        bg = darkest if to_lab(darkest)[0] < 30 else mix(first, black, 0.72)
+        bg2 = mix(last if last != bg else first, black, 0.5 if to_lab(last)[0] < 60 else 0.62)
     elif style == "bold":
-        bg = darkest if to_lab(darkest)[0] < 35 else (17, 17, 17)
-        pal = replace(pal, bg=bg, bg2=bg)
+        bg = bg2 = first
     elif style == "minimal":
-        bg = mix((250, 249, 246), first, 0.05)
-        pal = replace(pal, bg=bg, bg2=bg)
+        bg = bg2 = lightest if to_lab(lightest)[0] > 88 else mix(first, white, 0.84)
     elif style == "playful":
-        pal = replace(
-            pal, bg=mix((255, 255, 255), first, 0.16), bg2=mix((255, 255, 255), given[-1], 0.12)
-        )
-    accents = [c for c in given if c not in (pal.bg,)] or given
-    return replace(pal, accents=tuple(accents))
+        bg, bg2 = mix(first, white, 0.78), mix(last, white, 0.72)
+    else:  # vintage: paper in the member's colour, darker at the edges
+        bg, bg2 = mix(first, white, 0.8), mix(first, white, 0.55)
+    accents = [c for c in given if c != bg] or list(given)
+    accents += [mix(c, white, 0.45) for c in given] + [mix(c, black, 0.4) for c in given]
+    ink = max(
+        (mix(darkest, black, 0.6), mix(lightest, white, 0.85), (20, 20, 24), (255, 255, 255)),
+        key=lambda c: (contrast(c, bg) >= 4.5, -luminance(c) if luminance(bg) > 0.4 else 0,
+                       contrast(c, bg)),
+    )
+    return replace(pal, bg=bg, bg2=bg2, ink=ink, sub=ink, accents=tuple(accents))
 
 
 def _without(pal: Palette, avoid: Avoid, style: str, rng: random.Random, n_given: int) -> Palette:
     """Drop avoided accents (the member's own colours stay) and top up from spares."""
     kept = [c for i, c in enumerate(pal.accents) if i < n_given or not avoid.rejects(c)]
-    spares = [hex_rgb(s) for s in _SPARE]
+    spares = [] if n_given else [hex_rgb(s) for s in _SPARE]  # the member's colours only
     rng.shuffle(spares)
     for c in spares:
         if len(kept) >= _ACCENT_COUNT[style]:
@@ -142,6 +148,8 @@ def _without(pal: Palette, avoid: Avoid, style: str, rng: random.Random, n_given
             kept.append(c)
     if not kept:
         kept = [mix(pal.ink, pal.bg, 0.5)]
+    if n_given:
+        return replace(pal, accents=tuple(kept))
     bg, bg2 = (_neutral_like(c) if avoid.rejects(c) else c for c in (pal.bg, pal.bg2))
     return replace(pal, bg=bg, bg2=bg2, accents=tuple(kept))
 

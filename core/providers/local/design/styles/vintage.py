@@ -8,53 +8,97 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from core.providers.local.design.canvas import Canvas, grain, subtitle_block
+from core.providers.local.design.canvas import Canvas, details_block, grain, subtitle_block
 from core.providers.local.design.colours import RGB, contrast, mix
 from core.providers.local.design.shapes import rotated_rect
-from core.providers.local.design.text import Block, draw_block, fit_text
+from core.providers.local.design.text import Block, fit_text
 
 
 def render_vintage(cv: Canvas) -> None:
-    """Aged paper, sunburst, double frame, an emblem, a serif title between ornaments, a ribbon."""
+    """Aged paper, sunburst, double frame, an emblem, a serif title between ornaments, a
+    ribbon. The seed picks the number of rays and whether the emblem crowns the stack or
+    the ribbon leads it."""
     u, w, h, pal = cv.u, cv.w, cv.h, cv.pal
     _paper(cv)
     if cv.has("lines") and cv.has("shapes"):
         rays = 40 if cv.rng.random() < 0.5 else 28
         _sunburst(cv, (w / 2, h / 2), mix(pal.bg, pal.bg2, 0.55), rays)
     frame = 4.5 * u
+    inner = w - 2 * (frame + (5 if cv.portrait else 8) * u)
+    _vintage_stack(cv, inner, frame + 4 * u)
     if cv.has("border"):
         d = cv.draw()
-        d.rectangle((frame, frame, w - frame, h - frame), outline=pal.ink, width=round(0.9 * u))
+        t1, t2 = round(0.9 * u), max(1, round(0.3 * u))
         f2 = frame + 1.6 * u
-        d.rectangle((f2, f2, w - f2, h - f2), outline=pal.ink, width=max(1, round(0.3 * u)))
-    _vintage_stack(cv, w - 2 * (frame + (5 if cv.portrait else 8) * u))
+        for f, t in ((frame, t1), (f2, t2)):
+            sides = [(f, f, w - f, f + t), (f, h - f - t, w - f, h - f),
+                     (f, f, f + t, h - f), (w - f - t, f, w - f, h - f)]
+            if all(cv.shape(s) for s in sides):
+                d.rectangle((f, f, w - f, h - f), outline=pal.ink, width=t)
 
 
-def _vintage_stack(cv: Canvas, inner: float) -> None:
-    """Emblem, ornament, title, ornament, ribbon (or italic tagline), centred as a group."""
+def _vintage_stack(cv: Canvas, inner: float, edge: float) -> None:
+    """Emblem, ornaments, title, ribbon (or italic tagline) and details, centred as a group.
+    The seed picks the order: a crest (emblem on top) or a banner (the ribbon on top, the
+    emblem below the title). The emblem and ornaments only go where the type leaves room."""
     u, cx, pal = cv.u, cv.w / 2, cv.pal
-    lines = 4 if cv.portrait else 3
-    title = fit_text(cv.copy.title, "serif", (inner, cv.h * 0.3), lines, 1.0, 0.04, 13 * u)
+    banner = cv.rng.random() < 0.45
+    room = cv.h - 2 * edge
+    has_details = bool(cv.copy.details)
+    title = fit_text(cv.copy.title, "serif", (inner, room * (0.26 if has_details else 0.34)),
+                     4 if cv.portrait else 3, 1.0, 0.04, 22 * u)
     ribbon = cv.has("shapes") and len(cv.copy.subtitle) <= 42
     sub_w, sub_size = (inner * 0.62, 4.2 * u) if ribbon else (inner * 0.85, 3.4 * u)
     sub = subtitle_block(cv, "serif-italic", sub_w, sub_size, 1 if ribbon else 3, 1.25)
-    emblem_r = 6.5 * u if cv.has("shapes") else 0.0
     sub_h = (sub.height + (4 * u if ribbon else 0)) if sub else 0.0
     gap = 3.5 * u
-    y = cv.h / 2 - (2 * emblem_r + 4 * u + title.height + sub_h + 4 * gap) / 2
+    emblem_r = 6.5 * u if cv.has("shapes") else 0.0
+    fixed = title.height + sub_h + 4 * gap + 4 * u
+    body = details_block(cv, "serif-italic", (inner * 0.92, room - fixed - 2 * emblem_r - gap),
+                         2.6 * u)
+    body_h = body.height + gap if body else 0.0
+    if fixed + 2 * emblem_r + body_h > room:
+        emblem_r = 0.0
+    order = ["sub", "orn", "title", "orn", "emblem", "body"] if banner else [
+        "emblem", "orn", "title", "orn", "sub", "body"]
+    heights = {"emblem": 2 * emblem_r + gap if emblem_r else 0.0, "orn": 2 * u + gap,
+               "title": title.height + gap, "sub": sub_h + gap if sub else 0.0,
+               "body": body_h}
+    y = cv.h / 2 - sum(heights[k] for k in order) / 2
+    at: dict[str, float] = {}
+    ornaments = []
+    for k in order:
+        if k == "orn":
+            ornaments.append(y + u)
+        at[k] = y
+        y += heights[k]
+    title_at = (cx - title.width / 2, at["title"])
+    cv.reserve((*title_at, title_at[0] + title.width, title_at[1] + title.height))
+    sub_at, rib = None, None
+    if sub:
+        if ribbon:
+            half_w, half_h = sub.width / 2 + 5 * u, sub.height / 2 + 2 * u
+            rcy = at["sub"] + sub_h / 2
+            rib = (cx - half_w - 5 * u, rcy - half_h, cx + half_w + 5 * u, rcy + half_h + 1.6 * u)
+            cv.reserve(rib)
+            sub_at = (cx - sub.width / 2, rcy - sub.height / 2)
+        else:
+            sub_at = (cx - sub.width / 2, at["sub"])
+            cv.reserve((*sub_at, sub_at[0] + sub.width, sub_at[1] + sub.height))
+    if body:
+        body_at = (cx - body.width / 2, at["body"])
+        cv.reserve((*body_at, body_at[0] + body.width, body_at[1] + body.height))
     if emblem_r:
-        _emblem(cv, (cx, y + emblem_r), emblem_r)
-    y += 2 * emblem_r + gap
-    _ornament(cv, cx, y + u)
-    y += 2 * u + gap
-    draw_block(cv.draw(), title, (cx - title.width / 2, y), pal.ink, "center")
-    y += title.height + gap
-    _ornament(cv, cx, y + u)
-    y += 2 * u + gap
-    if sub and ribbon:
-        _ribbon(cv, sub, (cx, y + sub_h / 2))
-    elif sub:
-        draw_block(cv.draw(), sub, (cx - sub.width / 2, y), pal.sub, "center")
+        _emblem(cv, (cx, at["emblem"] + emblem_r), emblem_r)
+    for oy in ornaments:
+        _ornament(cv, cx, oy)
+    cv.text(title, title_at, pal.ink, "title", "center")
+    if sub and sub_at and rib:
+        _ribbon(cv, sub, sub_at, rib)
+    elif sub and sub_at:
+        cv.text(sub, sub_at, pal.sub, "subtitle", "center")
+    if body:
+        cv.text(body, body_at, pal.sub, "details", "center")
 
 
 def _paper(cv: Canvas) -> None:
@@ -96,6 +140,8 @@ def _sunburst(cv: Canvas, centre: tuple[float, float], colour: RGB, rays: int) -
 def _emblem(cv: Canvas, centre: tuple[float, float], r: float) -> None:
     """A badge (disc, or diamond when circles are avoided) with a five-point star."""
     d, (cx, cy), pal, u = cv.draw(), centre, cv.pal, cv.u
+    if not cv.shape((cx - r, cy - r, cx + r, cy + r)):
+        return
     badge, star = pal.accents[1 % len(pal.accents)], pal.bg
     if cv.has("circles"):
         d.ellipse(
@@ -124,15 +170,21 @@ def _emblem(cv: Canvas, centre: tuple[float, float], r: float) -> None:
 def _ornament(cv: Canvas, cx: float, y: float) -> None:
     """A rule — diamond — rule flourish."""
     d, u, col = cv.draw(), cv.u, cv.pal.accents[2 % len(cv.pal.accents)]
+    reach = 20 * u if cv.has("lines") else 0.8 * u
+    if not cv.shape((cx - reach, y - 0.8 * u, cx + reach, y + 0.8 * u)):
+        return
     if cv.has("lines"):
         d.line((cx - 20 * u, y, cx - 3 * u, y), fill=col, width=max(1, round(0.35 * u)))
         d.line((cx + 3 * u, y, cx + 20 * u, y), fill=col, width=max(1, round(0.35 * u)))
     d.polygon(rotated_rect(cx, y, 1.6 * u, 1.6 * u, 45), fill=col)
 
 
-def _ribbon(cv: Canvas, sub: Block, centre: tuple[float, float]) -> None:
-    """The tagline on a banner with folded, notched tails."""
-    d, u, (cx, cy), pal = cv.draw(), cv.u, centre, cv.pal
+def _ribbon(
+    cv: Canvas, sub: Block, at: tuple[float, float], box: tuple[float, float, float, float]
+) -> None:
+    """The tagline on a banner with folded, notched tails (a plate under the text)."""
+    d, u, pal = cv.draw(), cv.u, cv.pal
+    cx, cy = (box[0] + box[2]) / 2, at[1] + sub.height / 2
     half_w, half_h = sub.width / 2 + 5 * u, sub.height / 2 + 2 * u
     tail, fold = 5 * u, mix(pal.accents[0], (0, 0, 0), 0.3)
     for side in (-1, 1):
@@ -151,4 +203,4 @@ def _ribbon(cv: Canvas, sub: Block, centre: tuple[float, float]) -> None:
         )
     d.rectangle((cx - half_w, cy - half_h, cx + half_w, cy + half_h), fill=pal.accents[0])
     ink = max(((250, 243, 228), pal.ink), key=lambda c: contrast(c, pal.accents[0]))
-    draw_block(d, sub, (cx - sub.width / 2, cy - sub.height / 2), ink, "center")
+    cv.text(sub, at, ink, "subtitle", "center")
