@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import discord
+from discord.app_commands import Choice
 
 from core.config import Settings
 from core.jobs import JobEvent, JobResult
-from core.tools.base import TOOLS
+from core.tools.base import TOOLS, choices, option_costs
 
 LABELS = {
     "design": "Design",
@@ -28,11 +29,28 @@ def credits(n: int) -> str:
     return f"{n} credit{'s' if n != 1 else ''}"
 
 
+def choice_name(option: str, value: Any) -> str:
+    """How a tool option's value reads in a choice list: `2x` for a scale."""
+    return f"{value}x" if option == "scale" else str(value)
+
+
+def option_choices(tool: str, option: str) -> list[Choice[Any]]:
+    """A slash-command option's choices, from the tool's declared values."""
+    return [Choice(name=choice_name(option, v), value=v) for v in choices(tool, option)]
+
+
 def cost_label(tool: str, cost: int) -> str:
-    """'5 credits', 'free', or for upscale '2 credits (4x: 4)'."""
-    if tool == "upscale":
-        return f"{credits(cost)} for 2x, {cost * 2} for 4x" if cost else "free"
-    return credits(cost) if cost else "free"
+    """'5 credits', 'free', or per choice of a priced option: '2 credits for 2x, 4 for 4x'."""
+    if not cost:
+        return "free"
+    option = TOOLS[tool].priced_option
+    prices = list(option_costs(tool, cost).items())
+    if option is None or not prices:
+        return credits(cost)
+    (first, n), *rest = prices
+    return f"{credits(n)} for {choice_name(option, first)}" + "".join(
+        f", {m} for {choice_name(option, v)}" for v, m in rest
+    )
 
 
 def command_description(tool: str, settings: Settings) -> str:

@@ -6,16 +6,13 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.render import command_description
+from bot.render import command_description, option_choices
+from core.tools.base import default
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
-
-RATIOS = ("1:1", "16:9", "9:16", "4:3")
-FOCUS = ("auto", "face", "center", "product")
 
 
 class Crop(commands.Cog):
@@ -27,18 +24,17 @@ class Crop(commands.Cog):
     @app_commands.describe(
         image="The image to crop",
         ratio="Target aspect ratio",
-        focus="What to keep in frame (default auto: faces, then the subject)",
+        focus=f"What to keep in frame (default {default('crop', 'focus')}: faces, then the subject)",
     )
     @app_commands.choices(
-        ratio=[Choice(name=r, value=r) for r in RATIOS],
-        focus=[Choice(name=f, value=f) for f in FOCUS],
+        ratio=option_choices("crop", "ratio"), focus=option_choices("crop", "focus")
     )
     async def crop(
         self,
         interaction: discord.Interaction,
         image: discord.Attachment,
         ratio: str,
-        focus: str = "auto",
+        focus: str | None = None,
     ) -> None:
         await self.bot.jobs.start(interaction, "crop", {"ratio": ratio, "focus": focus}, image)
 

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.render import command_description
+from bot.render import command_description, option_choices
+from core.tools.base import bounds, default
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
 
-STYLES = ("modern", "vintage", "minimal", "bold", "playful")
-ASPECTS = ("1:1", "16:9", "9:16", "4:3")
+PROMPT_MAX = bounds("design", "prompt")[1]
+AVOID_MAX = bounds("design", "avoid")[1]
 
 
 class Design(commands.Cog):
@@ -25,24 +25,23 @@ class Design(commands.Cog):
 
     @app_commands.command(name="design", description="Generate a design from a prompt")
     @app_commands.describe(
-        prompt="What to design (1–1000 characters)",
-        style="Visual style (default modern)",
-        aspect="Aspect ratio (default 1:1)",
+        prompt=f"What to design (1–{PROMPT_MAX} characters)",
+        style=f"Visual style (default {default('design', 'style')})",
+        aspect=f"Aspect ratio (default {default('design', 'aspect')})",
         colors="Colours to use: hex codes or CSS names, comma-separated (e.g. #112233, navy)",
         avoid="What to keep out of the design",
     )
     @app_commands.choices(
-        style=[Choice(name=s, value=s) for s in STYLES],
-        aspect=[Choice(name=a, value=a) for a in ASPECTS],
+        style=option_choices("design", "style"), aspect=option_choices("design", "aspect")
     )
     async def design(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, 1000],
-        style: str = "modern",
-        aspect: str = "1:1",
+        prompt: app_commands.Range[str, 1, PROMPT_MAX],
+        style: str | None = None,
+        aspect: str | None = None,
         colors: str | None = None,
-        avoid: app_commands.Range[str, 1, 500] | None = None,
+        avoid: app_commands.Range[str, 1, AVOID_MAX] | None = None,
     ) -> None:
         params = {
             "prompt": prompt,

@@ -9,9 +9,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.render import command_description
+from core.tools.base import bounds, default
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
+
+COLORS_MIN, COLORS_MAX = bounds("palette", "colors")
 
 
 class Palette(commands.Cog):
@@ -22,15 +25,15 @@ class Palette(commands.Cog):
     @app_commands.command(name="palette", description="Extract a colour palette")
     @app_commands.describe(
         image="The image to analyse",
-        colors="How many colours (1–12, default 6)",
+        colors=f"How many colours ({COLORS_MIN}–{COLORS_MAX}, default {default('palette', 'colors')})",
         include_neutral="Keep greys, black and white in the palette (default no)",
     )
     async def palette(
         self,
         interaction: discord.Interaction,
         image: discord.Attachment,
-        colors: app_commands.Range[int, 1, 12] = 6,
-        include_neutral: bool = False,
+        colors: app_commands.Range[int, COLORS_MIN, COLORS_MAX] | None = None,
+        include_neutral: bool | None = None,
     ) -> None:
         params = {"colors": colors, "include_neutral": include_neutral}
         await self.bot.jobs.start(interaction, "palette", params, image)

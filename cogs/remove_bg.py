@@ -6,15 +6,13 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.render import command_description
+from bot.render import command_description, option_choices
+from core.tools.base import default
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
-
-MODES = ("auto", "person", "product", "animal")
 
 
 class RemoveBackground(commands.Cog):
@@ -25,11 +23,11 @@ class RemoveBackground(commands.Cog):
     @app_commands.command(name="remove-bg", description="Remove the background of an image")
     @app_commands.describe(
         image="The image to cut out (PNG, JPEG, WebP, GIF, BMP or TIFF)",
-        mode="What the subject is (default auto)",
+        mode=f"What the subject is (default {default('remove-bg', 'mode')})",
     )
-    @app_commands.choices(mode=[Choice(name=m, value=m) for m in MODES])
+    @app_commands.choices(mode=option_choices("remove-bg", "mode"))
     async def remove_bg(
-        self, interaction: discord.Interaction, image: discord.Attachment, mode: str = "auto"
+        self, interaction: discord.Interaction, image: discord.Attachment, mode: str | None = None
     ) -> None:
         await self.bot.jobs.start(interaction, "remove-bg", {"mode": mode}, image)
 

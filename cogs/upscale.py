@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.render import command_description, credits
-from core.tools.base import TOOLS, UpscaleParams
+from bot.render import choice_name, command_description, credits, option_choices
+from core.tools.base import default, option_costs
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -20,19 +20,21 @@ class Upscale(commands.Cog):
     def __init__(self, bot: StudioBot) -> None:
         self.bot = bot
         self.upscale.description = command_description("upscale", bot.settings)
-        base = bot.settings.tool_cost("upscale")
+        prices = option_costs("upscale", bot.settings.tool_cost("upscale"))
         # choice names state the cost; discord.py has no public setter for them
         self.upscale._params["scale"].choices = [
-            Choice(name=f"{n}x ({credits(TOOLS['upscale'].cost_for(base, UpscaleParams(scale=n)))})",
-                   value=n)
-            for n in (2, 4)
+            Choice(name=f"{choice_name('scale', n)} ({credits(cost)})", value=n)
+            for n, cost in prices.items()
         ]
 
     @app_commands.command(name="upscale", description="Upscale an image 2x or 4x")
-    @app_commands.describe(image="The image to enlarge", scale="How much larger (default 2x)")
-    @app_commands.choices(scale=[Choice(name="2x", value=2), Choice(name="4x", value=4)])
+    @app_commands.describe(
+        image="The image to enlarge",
+        scale=f"How much larger (default {choice_name('scale', default('upscale', 'scale'))})",
+    )
+    @app_commands.choices(scale=option_choices("upscale", "scale"))
     async def upscale(
-        self, interaction: discord.Interaction, image: discord.Attachment, scale: int = 2
+        self, interaction: discord.Interaction, image: discord.Attachment, scale: int | None = None
     ) -> None:
         await self.bot.jobs.start(interaction, "upscale", {"scale": scale}, image)
 

@@ -33,6 +33,7 @@ from typing import Any
 from core.config import Settings, load_settings
 from core.errors import ConfigError, InvalidInput, StorageError, StudioError, UserError
 from core.jobs import JobEvent, JobResult
+from core.tools.base import TOOLS, choices, default
 
 CLI_GUILD = "cli"
 CLI_MEMBER = "operator"
@@ -46,20 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     run = sub.add_parser("run", help="run one tool on a local file (or a prompt for design)")
-    run.add_argument("tool", choices=["design", "remove-bg", "upscale", "palette", "crop"])
+    run.add_argument("tool", choices=list(TOOLS))
     run.add_argument("input", help="image path, or the prompt for design")
     run.add_argument("-o", "--out", help="output file or folder (default: current folder)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
-    run.add_argument("--style")
-    run.add_argument("--aspect")
-    run.add_argument("--colors", help="design: '#112233,navy'; palette: number of colours")
-    run.add_argument("--avoid")
-    run.add_argument("--seed", type=int)
-    run.add_argument("--mode")
-    run.add_argument("--scale", type=int)
-    run.add_argument("--include-neutral", action="store_true", default=None)
-    run.add_argument("--ratio")
-    run.add_argument("--focus")
+    _tool_options(run)
 
     demo = sub.add_parser("demo", help="run every tool on the bundled sample images")
     demo.add_argument("--out", default="studio-demo", help="output folder (default ./studio-demo)")
@@ -98,18 +90,42 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+PROMPT = ("design", "prompt")  # the positional INPUT, not an option
+OPTION_HELP = {"colors": "design: '#112233,navy'; palette: number of colours"}
+
+
+def _tool_options(run: argparse.ArgumentParser) -> None:
+    """One `--option` per tool parameter, from the tools' params models (core/tools).
+
+    The values a parameter takes are listed in `--help`; the tool's validation checks
+    them, so a bad value gets the same message as in Discord (exit status 2)."""
+    tools_of: dict[str, list[str]] = {}
+    for tool, spec in TOOLS.items():
+        for name in spec.params.model_fields:
+            if (tool, name) != PROMPT:
+                tools_of.setdefault(name, []).append(tool)
+    for name, tools in tools_of.items():
+        flag = "--" + name.replace("_", "-")
+        annotations = {TOOLS[t].params.model_fields[name].annotation for t in tools}
+        values = {choices(t, name) for t in tools}
+        shown = values.pop() if len(values) == 1 else ()
+        defaults = {default(t, name) for t in tools} - {None, ()}
+        about = OPTION_HELP.get(name) or ", ".join(tools) + (
+            f"; default {defaults.pop()}" if len(defaults) == 1 else "")
+        if annotations == {bool}:
+            run.add_argument(flag, action="store_true", default=None, help=about)
+        else:
+            numeric = annotations == {int} or (bool(shown) and isinstance(shown[0], int))
+            run.add_argument(flag, type=int if numeric else str, help=about,
+                             metavar="{" + ",".join(map(str, shown)) + "}" if shown else None)
+
+
 def tool_params(tool: str, a: argparse.Namespace) -> dict[str, Any]:
     """Map `studio run` options onto the tool's parameters (PRODUCT.md §7)."""
-    if tool == "design":
-        return {"prompt": a.input, "style": a.style, "aspect": a.aspect, "colors": a.colors,
-                "avoid": a.avoid, "seed": a.seed}
-    if tool == "remove-bg":
-        return {"mode": a.mode}
-    if tool == "upscale":
-        return {"scale": a.scale}
-    if tool == "palette":
-        return {"colors": a.colors, "include_neutral": a.include_neutral}
-    return {"ratio": a.ratio, "focus": a.focus}
+    params = {name: getattr(a, name, None) for name in TOOLS[tool].params.model_fields}
+    if (tool, "prompt") == PROMPT:
+        params["prompt"] = a.input
+    return params
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,7 +185,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "demo":
         from core.demo import run_demo
 
-        return asyncio.run(run_demo(settings, Path(args.out), fetch=not args.no_fetch))
+        return asyncio.run(run_demo(settings, Path(args.out), guild=CLI_GUILD,
+                                    member=CLI_MEMBER, fetch=not args.no_fetch))
     plugins = plugin_commands()
     if args.cmd in plugins:
         command: Callable[[Settings], int] = load_plugin(plugins[args.cmd])
@@ -203,7 +220,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.monotonic()
     try:
-        image, filename = _read_input(args) if args.tool != "design" else (None, None)
+        image, filename = _read_input(args) if TOOLS[args.tool].takes_image else (None, None)
         check_output(args.out)
         engine = await open_engine(settings)
     except StudioError as exc:

@@ -20,8 +20,6 @@ from PIL import Image
 from core.config import Settings
 from core.errors import UserError
 
-CLI_GUILD, CLI_MEMBER = "cli", "operator"
-
 
 def _sample(name: str) -> Image.Image:
     import skimage.data
@@ -74,7 +72,9 @@ DEMO_STEPS = [
 ]
 
 
-async def run_demo(settings: Settings, out: Path, *, fetch: bool = True) -> int:
+async def run_demo(settings: Settings, out: Path, *, guild: str, member: str,
+                   fetch: bool = True) -> int:
+    """Run every demo step as `member` of `guild` (the CLI's operator wallet)."""
     from core.engine import Engine, JobRequest
     from core.operator import run_as_operator
 
@@ -91,7 +91,7 @@ async def run_demo(settings: Settings, out: Path, *, fetch: bool = True) -> int:
             t0 = time.monotonic()
             try:
                 result = await run_as_operator(engine, JobRequest(
-                    CLI_GUILD, CLI_MEMBER, step.tool, step.params, image=image, source="cli"))
+                    guild, member, step.tool, step.params, image=image, source="cli"))
             except UserError as exc:
                 failures += 1
                 rows.append((step.tool, step.input or "-", "-", "-", "-", f"error: {exc}"))

@@ -22,7 +22,7 @@ from core.errors import (
     TransientProviderError,
     is_transient_status,
 )
-from core.tools.base import DesignParams
+from core.tools.base import DesignParams, aspect_ratio, choices
 
 # Provider outputs are untrusted: cap what we decode (a 4x upscale of a large
 # input is the biggest legitimate result).
@@ -30,12 +30,7 @@ MAX_OUTPUT_PIXELS = 160_000_000
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 # Exact aspect ratios (PRODUCT.md §1 `aspect`).
-ASPECTS: dict[str, tuple[int, int]] = {
-    "1:1": (1, 1),
-    "16:9": (16, 9),
-    "9:16": (9, 16),
-    "4:3": (4, 3),
-}
+ASPECTS: dict[str, tuple[int, int]] = {a: aspect_ratio(a) for a in choices("design", "aspect")}
 
 
 STYLE_HINTS: dict[str, str] = {

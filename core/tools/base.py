@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -112,6 +112,7 @@ class ToolSpec:
     description: str
     # cost for given params, from the configured base cost
     cost_for: Callable[[int, Params], int] = lambda base, _p: base
+    priced_option: str | None = None  # the one option the cost depends on, if any
 
 
 def _upscale_cost(base: int, p: Params) -> int:
@@ -128,7 +129,7 @@ TOOLS: dict[str, ToolSpec] = {
         ToolSpec("remove-bg", "remove-bg", RemoveBgParams, True, 1,
                  ("replicate", "removebg", "local"), "Remove the background of an image"),
         ToolSpec("upscale", "upscale", UpscaleParams, True, 2, ("replicate", "local"),
-                 "Upscale an image 2x or 4x", _upscale_cost),
+                 "Upscale an image 2x or 4x", _upscale_cost, "scale"),
         ToolSpec("palette", "palette", PaletteParams, True, 0, ("local",),
                  "Extract a colour palette"),
         ToolSpec("crop", "crop", CropParams, True, 1, ("local",),
@@ -137,6 +138,52 @@ TOOLS: dict[str, ToolSpec] = {
 }
 
 _FIELD_RE = re.compile(r"^Value error, ")
+
+
+def choices(tool: str, option: str) -> tuple[Any, ...]:
+    """The values `option` of `tool` may take, in order; () when it takes any value.
+
+    Read from the params model's `Literal`, so the bot's choices, the CLI's help and
+    validation cannot disagree."""
+    annotation = TOOLS[tool].params.model_fields[option].annotation
+    return get_args(annotation) if get_origin(annotation) is Literal else ()
+
+
+def default(tool: str, option: str) -> Any:
+    """The value `option` of `tool` takes when it is left out (None when required)."""
+    field = TOOLS[tool].params.model_fields[option]
+    return None if field.is_required() else field.get_default()
+
+
+def bounds(tool: str, option: str) -> tuple[int | None, int | None]:
+    """The inclusive range of a number option, or of a text option's length (None:
+    no limit on that side)."""
+    lo: int | None = None
+    hi: int | None = None
+    for rule in TOOLS[tool].params.model_fields[option].metadata:
+        for name in ("ge", "min_length"):
+            lo = getattr(rule, name, None) if getattr(rule, name, None) is not None else lo
+        for name in ("le", "max_length"):
+            hi = getattr(rule, name, None) if getattr(rule, name, None) is not None else hi
+    return lo, hi
+
+
+def option_costs(tool: str, base: int) -> dict[Any, int]:
+    """What each choice of the tool's priced option costs from the configured base
+    cost ({} when the cost is flat): the prices the bot and help text state."""
+    spec = TOOLS[tool]
+    if spec.priced_option is None:
+        return {}
+    return {
+        value: spec.cost_for(base, spec.params.model_validate({spec.priced_option: value}))
+        for value in choices(tool, spec.priced_option)
+    }
+
+
+def aspect_ratio(aspect: str) -> tuple[int, int]:
+    """`"16:9"` -> `(16, 9)`: the exact ratio an `Aspect` value names."""
+    w, h = aspect.split(":")
+    return int(w), int(h)
 
 
 def parse_params(tool: str, raw: dict[str, Any]) -> Params:

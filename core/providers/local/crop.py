@@ -43,14 +43,9 @@ from core.providers.local.faces import (
     face_detector,
     resized,
 )
-from core.tools.base import CropParams
+from core.tools.base import CropParams, aspect_ratio, choices
 
-RATIOS: dict[str, tuple[int, int]] = {
-    "1:1": (1, 1),
-    "16:9": (16, 9),
-    "9:16": (9, 16),
-    "4:3": (4, 3),
-}
+RATIOS: dict[str, tuple[int, int]] = {r: aspect_ratio(r) for r in choices("crop", "ratio")}
 WORK_SIDE = 512  # analysis resolution (long side)
 SUBJECT_GAMMA = 1.5  # > 1 favours clearly distinct regions over diffuse texture
 FALLBACK_NOTE = f"face model not installed: Haar cascades find faces ({FETCH_HINT})"
