@@ -4,6 +4,9 @@ Run from the repository root (models fetched first):
 
     .venv/bin/python benchmarks/budget.py            # writes benchmarks/results/budget.md
     .venv/bin/python benchmarks/budget.py --full     # adds the 4096² ×2 upscale (minutes)
+    # before/after: the same cases on an older tree, e.g. the commit before the budgets
+    git archive 618bedb | (mkdir -p /tmp/before && tar -x -C /tmp/before)
+    .venv/bin/python benchmarks/budget.py --before /tmp/before
 
 Every case runs in a fresh child process, so peak RSS (ru_maxrss) is that
 case's own: imports and model load included, reported with the baseline
@@ -31,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# a --before child imports the older tree given in LUNEO_BENCH_ROOT
+sys.path.insert(0, os.environ.get("LUNEO_BENCH_ROOT", str(ROOT)))
 RESULTS = ROOT / "benchmarks" / "results"
+BEFORE_TIMEOUT_S = 150  # the 1×30000 ×4 took ~6 min before: stopped here, said so
 
 CASES: dict[str, tuple[str, dict[str, Any], str, tuple[int, int]]] = {
     # name: (tool, params, picture kind, (width, height))
@@ -78,7 +83,6 @@ def _peak_mb() -> float:
 
 
 def child_case(name: str) -> dict[str, Any]:
-    from core import budget
     from core.config import Settings
     from core.errors import InvalidInput
     from core.providers.base import Attempt, ProviderRequest
@@ -92,17 +96,25 @@ def child_case(name: str) -> dict[str, Any]:
     base = _rss_mb()
     out: dict[str, Any] = {"case": name, "baseline_mb": round(base)}
     try:
-        b = budget.estimate(tool, params, w, h, settings)
-        out.update(est_s=round(b.seconds, 1), est_mb=round(b.peak_bytes / 2**20),
-                   network=b.network)
-    except InvalidInput as exc:
-        out.update(refused=str(exc))
-        return out
+        from core import budget
+    except ImportError:  # an older tree, before the budgets
+        out.update(est_s="–", est_mb="–")
+    else:
+        try:
+            b = budget.estimate(tool, params, w, h, settings)
+            out.update(est_s=round(b.seconds, 1), est_mb=round(b.peak_bytes / 2**20))
+        except InvalidInput as exc:
+            out.update(refused=str(exc))
+            return out
     req = ProviderRequest(job_id="bench", tool=tool, params=params, image=img,
                           image_bytes=None, idempotency_key="bench",
                           deadline=time.monotonic() + settings.jobs.deadline_s)
     t0 = time.perf_counter()
-    result = LocalStudioProvider(settings).run_sync(req, Attempt())
+    try:
+        result = LocalStudioProvider(settings).run_sync(req, Attempt())
+    except InvalidInput as exc:  # the tool's own refusal (older trees)
+        out.update(refused=str(exc))
+        return out
     out.update(seconds=round(time.perf_counter() - t0, 2), peak_mb=round(_peak_mb()),
                note=result.note, method=result.data.get("method"))
     return out
@@ -160,18 +172,36 @@ def _timed(fn: Any) -> float:
 # --------------------------------------------------------------------------- parent
 
 
-def in_child(kind: str, arg: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, arg],
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+def in_child(kind: str, arg: str, root: str | None = None) -> dict[str, Any]:
+    env = {**os.environ, **({"LUNEO_BENCH_ROOT": root} if root else {})}
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, arg],
+                              capture_output=True, text=True, cwd=root or ROOT, check=False,
+                              env=env, timeout=BEFORE_TIMEOUT_S if root else None)
+    except subprocess.TimeoutExpired:
+        return {"case": arg, "error": f"still running after {BEFORE_TIMEOUT_S} s: stopped"}
     if proc.returncode != 0:
         return {"case": arg, "error": proc.stderr.strip().splitlines()[-1:]}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
+def _row(name: str, r: dict[str, Any]) -> str:
+    if "refused" in r:
+        return f"| {name} | refused | – | – | – | {r['refused']} |"
+    if "error" in r:
+        return f"| {name} | error | – | – | – | {r['error']} |"
+    extra = r.get("method") or ""
+    if r.get("note"):
+        extra += f"; {r['note']}"
+    return (f"| {name} | {r['est_s']} | {r['seconds']} | {r['est_mb']} | "
+            f"{r['peak_mb']} ({r['baseline_mb']}) | {extra} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="add the multi-minute 4096² ×2 case")
+    ap.add_argument("--before", help="an older source tree: run the cases there too")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -183,9 +213,12 @@ def main() -> None:
 
     from core import budget
 
+    load = os.getloadavg()[0]
     lines = ["# Budget figures (core/budget.py)", "",
              f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores with "
-             "`.venv/bin/python benchmarks/budget.py`; each row a fresh process.", "",
+             "`.venv/bin/python benchmarks/budget.py`; each row a fresh process (cold: model "
+             f"load included). Load average at the start: {load:.1f}. Estimates are for an "
+             "idle machine, so on a busy one measured times run longer.", "",
              "## Networks (one tile, best of 3)", "",
              "| network | s/MP seen (fit) | s/tile (fit) | in core/budget.py | peak MB over loaded model |",
              "| --- | --- | --- | --- | --- |"]
@@ -207,16 +240,18 @@ def main() -> None:
     for name in cases:
         r = in_child("case", name)
         print(r, flush=True)
-        if "refused" in r:
-            lines.append(f"| {name} | refused | – | – | – | {r['refused']} |")
-        elif "error" in r:
-            lines.append(f"| {name} | error | – | – | – | {r['error']} |")
-        else:
-            extra = r.get("method") or ""
-            if r.get("note"):
-                extra += f"; {r['note']}"
-            lines.append(f"| {name} | {r['est_s']} | {r['seconds']} | {r['est_mb']} | "
-                         f"{r['peak_mb']} ({r['baseline_mb']}) | {extra} |")
+        lines.append(_row(name, r))
+    if args.before:
+        lines += ["", f"## The same cases before the budgets (`--before {args.before}`)", "",
+                  "Same columns; an older tree has no estimate. A case still running after "
+                  f"{BEFORE_TIMEOUT_S} s is stopped.", "",
+                  "| case | estimate s | measured s | estimate peak MB | measured peak RSS MB "
+                  "(baseline) | network / note |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for name in cases:
+            r = in_child("case", name, args.before)
+            print("before", r, flush=True)
+            lines.append(_row(name, r))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "budget.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS / 'budget.md'}")
