@@ -209,6 +209,7 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         encoding="utf-8",
     )
     settings = load_settings(cfg, env={"DISCORD_TOKEN": fake.token})
+    args.budget_mb = args.budget_mb or settings.limits.memory_budget_mb
     images = await asyncio.to_thread(lambda: [photo(100 + i) for i in range(2 * args.victim_runs + 3)])
     big = await asyncio.to_thread(smooth, 2600, 3)  # encoded off the loop the bot shares
     worst = await asyncio.to_thread(worst_inputs)
@@ -286,7 +287,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--victim-runs", type=int, default=20)
     parser.add_argument("--attackers", type=int, default=3)
-    parser.add_argument("--budget-mb", type=int, default=3072)
+    parser.add_argument("--budget-mb", type=int, default=None,
+                        help="peak RSS budget (default: [limits] memory_budget_mb)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
