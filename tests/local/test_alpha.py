@@ -225,7 +225,8 @@ def _premultiplied_lanczos(img: Image.Image, size: tuple[int, int]) -> np.ndarra
 
 
 @hsettings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -242,13 +243,16 @@ def test_upscale_round_trip_property(
     out = _png(result)
     assert out.mode == ("RGBA" if (rgba[..., 3] < 255).any() else "RGB")
     assert out.size == (w * scale, h * scale)
-    out = out.convert("RGBA")
-    back = _premultiplied_lanczos(out, (w, h))
-    want = np.asarray(Image.fromarray(rgba, "RGBA").convert("RGBa")).astype(np.float64)
+    back = _premultiplied_lanczos(out.convert("RGBA"), (w, h))
+    src = Image.fromarray(rgba, "RGBA")
+    want = np.asarray(src.convert("RGBa")).astype(np.float64)
     error = np.abs(back - want).mean(axis=(0, 1))
-    # a plain premultiplied Lanczos up-and-down round trip of these images already
-    # differs by 4-7 on average (the hard block edges blur); the network adds detail
-    assert error[3] <= 10 and error[:3].max() <= 14, error
+    # the yardstick: a plain premultiplied Lanczos up-and-down round trip of the same
+    # image, which already blurs the hard block edges (by 4-15 on small images); the
+    # network may add detail on top, but not much more error
+    up = src.convert("RGBa").resize((w * scale, h * scale), Image.Resampling.LANCZOS)
+    ref = np.abs(_premultiplied_lanczos(up.convert("RGBA"), (w, h)) - want).mean(axis=(0, 1))
+    assert error[3] <= ref[3] + 6 and error[:3].max() <= ref[:3].max() + 8, (error, ref)
     # the colour hidden under alpha 0 reaches nothing: other hidden colours, same bytes
     again = _random_rgba(seed, w, h, hidden=seed + 2)
     assert (again != rgba).any() or not (rgba[..., 3] == 0).any()
