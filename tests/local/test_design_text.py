@@ -13,7 +13,7 @@ from PIL import Image
 from core.providers.base import ProviderRequest
 from core.providers.local import design
 from core.providers.local.design import SIZES, render_design, split_prompt
-from core.providers.local.design.render import Layout
+from core.providers.local.design.render import MIN_ANY_CAP, MIN_TITLE_CAP, Layout
 from core.providers.local.design.script import clusters, segment, visual_order
 from core.providers.local.design.text import body_text, fit_text, tokens
 from core.tools.base import DesignParams
@@ -112,7 +112,8 @@ def test_text_clear_of_shapes_and_margins_everywhere(style: str) -> None:
     for aspect, (w, h) in SIZES.items():
         for prompt in (BAKERY, "Hi") if aspect == "9:16" else (BAKERY,):
             _, layout = _render(prompt, style, aspect)
-            assert layout.texts and layout.title_cap >= 0.03 * h, (aspect, prompt)
+            need = MIN_TITLE_CAP[aspect] if len(layout.copy.title) <= 24 else MIN_ANY_CAP
+            assert layout.texts and layout.title_cap >= need * h, (aspect, prompt)
             m = 0.04 * min(w, h) - 0.5
             for t in layout.texts:
                 x0, y0, x1, y1 = t.box

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -102,21 +101,22 @@ def _vintage_stack(cv: Canvas, inner: float, edge: float) -> None:
 
 
 def _paper(cv: Canvas) -> None:
-    """Cream stock: mottled tone, darker edges (a vignette) when gradients are allowed."""
-    base = Image.new("RGBA", cv.img.size, (*cv.pal.bg, 255))
+    """Cream stock: mottled tone, darker edges (a vignette) when gradients are allowed.
+    Both are smooth, so they are made at a quarter of the size and enlarged (the fine
+    grain comes at the end, at full size)."""
+    w, h = cv.img.size
+    qw, qh = max(2, w // 4), max(2, h // 4)
+    base = Image.new("RGBA", (qw, qh), (*cv.pal.bg, 255))
     if cv.has("texture"):
-        base = grain(base, cv.rng, 0.025, blur=9 * cv.u)
+        base = grain(base, cv.rng, 0.025, blur=9 * cv.u / 4)
     if cv.has("gradient"):
-        w, h = cv.img.size
-        yy, xx = np.mgrid[0 : h // 8, 0 : w // 8].astype(np.float32)
-        r = np.hypot((xx - w / 16) / (w / 16), (yy - h / 16) / (h / 16)) / math.sqrt(2)
-        t = np.clip((r - 0.45) / 0.55, 0, 1) ** 1.6 * 0.85
-        t = cv2.resize(t, (w, h), interpolation=cv2.INTER_LINEAR)
+        yy, xx = np.mgrid[0:qh, 0:qw].astype(np.float32)
+        r = np.hypot((xx - qw / 2) / (qw / 2), (yy - qh / 2) / (qh / 2)) / math.sqrt(2)
+        t = (np.clip((r - 0.45) / 0.55, 0, 1) ** 1.6 * 0.85)[..., None]
         edge = np.array(cv.pal.bg2, np.float32)
-        arr = np.asarray(base.convert("RGB"), np.float32)
-        arr = arr * (1 - t[..., None]) + edge * t[..., None]
+        arr = np.asarray(base.convert("RGB"), np.float32) * (1 - t) + edge * t
         base = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB").convert("RGBA")
-    cv.img.paste(base)
+    cv.img.paste(base.resize((w, h), Image.Resampling.BILINEAR))
 
 
 def _sunburst(cv: Canvas, centre: tuple[float, float], colour: RGB, rays: int) -> None:
