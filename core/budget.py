@@ -86,7 +86,7 @@ UPSCALE_BYTES_PER_IN_PX = 12  # the decoded input, its RGB copy, the pickled req
 UPSCALE_ALPHA_BYTES_PER_IN_PX = 48  # transparent input: the premultiplied pull-push fill
 REMOVE_BG_FIXED_S = 5.0  # ISNet at 1024², the guided filter at <= 1024
 REMOVE_BG_MODEL_MB = 470  # the ISNet session once loaded (a worker keeps it)
-REMOVE_BG_RUN_MB = 650  # ISNet's inference peak over the loaded session; freed after
+REMOVE_BG_RUN_MB = 720  # ISNet's inference peak over the loaded session (measured ~690); freed after
 REMOVE_BG_S_PER_WORK_MP = 0.5  # refinement applied at the working size
 REMOVE_BG_BYTES_PER_WORK_PX = 90  # float32 guide, coefficients, masks at the working size
 REMOVE_BG_S_PER_MP = 0.35  # full size: mask upsample, RGBA assembly, PNG encode
