@@ -104,8 +104,20 @@ def run_cli(job: tuple[str, str, str, str], folder: Path, n: int) -> tuple[Path,
     120 runs do not pay 120 interpreter start-ups; each run opens and closes its engine)."""
     key, style, aspect, colours = job
     out = folder / f"{n:03d}.png"
-    argv = ["--config", str(folder / "config.toml"), "run", "design", PROMPTS[key],
-            "--style", style, "--aspect", aspect, "--json", "-o", str(out)]
+    argv = [
+        "--config",
+        str(folder / "config.toml"),
+        "run",
+        "design",
+        PROMPTS[key],
+        "--style",
+        style,
+        "--aspect",
+        aspect,
+        "--json",
+        "-o",
+        str(out),
+    ]
     if colours:
         argv += ["--colors", colours]
     printed = io.StringIO()
@@ -129,8 +141,13 @@ def missing_glyphs(layout) -> int:  # type: ignore[no-untyped-def]
     for text_box in layout.texts:
         for text, path, index in text_box.runs:
             cm = cmap_of(path, index)
-            bad += sum(1 for c in text if ord(c) not in IGNORABLE and ord(c) not in cm
-                       and not (0xE0020 <= ord(c) <= 0xE007F and 0xE0020 in cm))
+            bad += sum(
+                1
+                for c in text
+                if ord(c) not in IGNORABLE
+                and ord(c) not in cm
+                and not (0xE0020 <= ord(c) <= 0xE007F and 0xE0020 in cm)
+            )
     return bad
 
 
@@ -148,7 +165,8 @@ def outside_margin(layout, size: tuple[int, int]) -> int:  # type: ignore[no-unt
     m = 0.04 * min(size) - 0.5
     w, h = size
     return sum(
-        1 for t in layout.texts
+        1
+        for t in layout.texts
         if t.box[0] < m or t.box[1] < m or t.box[2] > w - m or t.box[3] > h - m
     )
 
@@ -208,14 +226,25 @@ def main() -> None:
         cap = layout.title_cap / SIZES[aspect][1]
         short = len(layout.copy.title) <= 24
         share, stray = colour_shares(img, layout, colours) if colours else (None, None)
-        rows.append({
-            "job": job, "img": img, "seconds": seconds, "same": same,
-            "missing": missing_glyphs(layout), "dropped": len(layout.dropped),
-            "overlap": overlaps(layout), "margin": outside_margin(layout, SIZES[aspect]),
-            "cap": cap, "cap_ok": cap >= (MIN_CAP[aspect] if short else ANY_CAP),
-            "short": short, "share": share, "stray": stray, "note": result.get("note", ""),
-            "title": layout.copy.title,
-        })
+        rows.append(
+            {
+                "job": job,
+                "img": img,
+                "seconds": seconds,
+                "same": same,
+                "missing": missing_glyphs(layout),
+                "dropped": len(layout.dropped),
+                "overlap": overlaps(layout),
+                "margin": outside_margin(layout, SIZES[aspect]),
+                "cap": cap,
+                "cap_ok": cap >= (MIN_CAP[aspect] if short else ANY_CAP),
+                "short": short,
+                "share": share,
+                "stray": stray,
+                "note": result.get("note", ""),
+                "title": layout.copy.title,
+            }
+        )
     write_sheet(rows)
     write_table(rows, cli_seconds)
 
@@ -230,8 +259,9 @@ def write_sheet(rows: list[dict]) -> None:
     for s, style in enumerate(STYLES):
         for c in (0, 1):
             x = 160 + (2 * s + c) * cell
-            d.text((x + pad, 12), f"{style} {'+ colours' if c else ''}", fill=(30, 30, 30),
-                   font=font)
+            d.text(
+                (x + pad, 12), f"{style} {'+ colours' if c else ''}", fill=(30, 30, 30), font=font
+            )
     for r, key in enumerate(keys):
         d.text((8, label_h + r * cell + cell // 2), key, fill=(30, 30, 30), font=font)
     for row in rows:
@@ -242,8 +272,12 @@ def write_sheet(rows: list[dict]) -> None:
         x = 160 + col * cell + (cell - tile.width) // 2
         y = label_h + r * cell + pad
         sheet.paste(tile, (x, y))
-        d.text((160 + col * cell + pad, y + tile.height + 2), aspect, fill=(90, 90, 90),
-               font=load_font("regular", 12))
+        d.text(
+            (160 + col * cell + pad, y + tile.height + 2),
+            aspect,
+            fill=(90, 90, 90),
+            font=load_font("regular", 12),
+        )
     RESULTS.mkdir(exist_ok=True)
     sheet.save(RESULTS / "design_sheet.png", optimize=True)
 

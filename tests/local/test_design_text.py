@@ -64,8 +64,14 @@ def test_every_script_has_a_font() -> None:
     pieces, dropped = segment(text, "condensed", "ja")
     assert dropped == ()
     fonts = {p.face.name.split("-")[0].split("#")[0] for p in pieces}
-    assert {"NotoSansArabic", "NotoSansHebrew", "NotoSansDevanagari", "NotoSansThai",
-            "NotoSansCJK", "NotoColorEmoji"} <= fonts
+    assert {
+        "NotoSansArabic",
+        "NotoSansHebrew",
+        "NotoSansDevanagari",
+        "NotoSansThai",
+        "NotoSansCJK",
+        "NotoColorEmoji",
+    } <= fonts
     assert "👩‍👩‍👧‍👦" in clusters(text) and "🇫🇷" in clusters(text) and "👍🏽" in clusters(text)
 
 

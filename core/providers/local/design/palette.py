@@ -130,8 +130,11 @@ def _around_given(style: str, pal: Palette, given: list[RGB]) -> Palette:
     accents += [mix(c, white, 0.45) for c in given] + [mix(c, black, 0.4) for c in given]
     ink = max(
         (mix(darkest, black, 0.6), mix(lightest, white, 0.85), (20, 20, 24), (255, 255, 255)),
-        key=lambda c: (contrast(c, bg) >= 4.5, -luminance(c) if luminance(bg) > 0.4 else 0,
-                       contrast(c, bg)),
+        key=lambda c: (
+            contrast(c, bg) >= 4.5,
+            -luminance(c) if luminance(bg) > 0.4 else 0,
+            contrast(c, bg),
+        ),
     )
     return replace(pal, bg=bg, bg2=bg2, ink=ink, sub=ink, accents=tuple(accents))
 

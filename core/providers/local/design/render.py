@@ -103,9 +103,7 @@ def _layout(cv: Canvas, copy: Copy, never_drawn: tuple[str, ...]) -> Layout:
     texts: list[TextBox] = []
     dropped: list[str] = list(never_drawn)
     for role, box, block in cv.texts:
-        runs = tuple(
-            (r.text, r.face.path, r.face.index) for ln in block.set_lines for r in ln.runs
-        )
+        runs = tuple((r.text, r.face.path, r.face.index) for ln in block.set_lines for r in ln.runs)
         texts.append(TextBox(role, scaled(box), tuple(block.lines), runs, block.cap / SS))
         dropped += block.dropped
     return Layout(copy, tuple(texts), tuple(scaled(b) for b in cv.shapes), tuple(dropped))

@@ -131,8 +131,11 @@ def _face_for(cluster: str, faces: tuple[Face, ...], prev: Face | None) -> Face 
         emoji = [f for f in faces if f.emoji and need[0] in cmap(f)]
         if emoji:
             return emoji[0]
-    if prev is not None and not prev.emoji and _neutral(cluster) and all(
-        c in cmap(prev) for c in need
+    if (
+        prev is not None
+        and not prev.emoji
+        and _neutral(cluster)
+        and all(c in cmap(prev) for c in need)
     ):
         return prev  # spaces and punctuation stay with the run they sit in
     for face in faces:

@@ -39,8 +39,9 @@ def render_bold(cv: Canvas) -> None:
     pad = 1.8 * u
     sub_h = sub.height + 2 * pad + 3 * u if sub else 0.0
     title_room = region[1] - region[0] - sub_h
-    title = fit_text(cv.copy.title, "condensed", (w - 2 * m, title_room), 4, 0.92, 0.01,
-                     max_size=34 * u)
+    title = fit_text(
+        cv.copy.title, "condensed", (w - 2 * m, title_room), 4, 0.92, 0.01, max_size=34 * u
+    )
     y = region[0] if type_top else region[1] - title.height - sub_h
     cv.reserve((m, y, m + title.width, y + title.height))
     label = None
@@ -48,10 +49,10 @@ def render_bold(cv: Canvas) -> None:
         sy = y + title.height + 3 * u
         label = (m, sy, m + sub.width + 2 * pad, sy + sub.height + 2 * pad)
         cv.reserve(label)
-    body_region = (max(left, right) * h + 3 * u, h - m) if type_top else (m, min(left, right)
-                                                                          * h - 3 * u)
-    body = details_block(cv, "sans-bold", (w - 2 * m, body_region[1] - body_region[0]),
-                         2.4 * u)
+    body_region = (
+        (max(left, right) * h + 3 * u, h - m) if type_top else (m, min(left, right) * h - 3 * u)
+    )
+    body = details_block(cv, "sans-bold", (w - 2 * m, body_region[1] - body_region[0]), 2.4 * u)
     if body:
         by = body_region[0] if type_top else body_region[1] - body.height
         cv.reserve((m, by, m + body.width, by + body.height))

@@ -19,8 +19,9 @@ def render_minimal(cv: Canvas) -> None:
     box_w = (w - 2 * m) * (1.0 if cv.portrait or layout == "centre" else 0.8)
     detail_room = 0.22 * h if cv.copy.details else 0.0
     title_h = h * (0.34 if cv.portrait else 0.4) - detail_room * 0.5
-    title = fit_text(cv.copy.title, "thin", (box_w, title_h), 5 if cv.portrait else 3, 1.12,
-                     max_size=26 * u)
+    title = fit_text(
+        cv.copy.title, "thin", (box_w, title_h), 5 if cv.portrait else 3, 1.12, max_size=26 * u
+    )
     sub = subtitle_block(cv, "regular", box_w, 2.1 * u, 2, 1.6, 0.2, upper=True)
     body = details_block(cv, "regular", (box_w, detail_room), 2.3 * u)
     gap = 4 * u

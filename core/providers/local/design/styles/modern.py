@@ -89,8 +89,9 @@ def _modern_shapes(cv: Canvas, anchor: tuple[float, float]) -> None:
         fill = Image.new("RGBA", cv.img.size, (0, 0, 0, 0))
         x0, y0 = max(0, int(ax - 1.2 * r)), max(0, int(ay - 1.2 * r))
         x1, y1 = min(cv.w, int(ax + 1.2 * r)), min(cv.h, int(ay + 1.2 * r))
-        grad = linear_gradient((x1 - x0, y1 - y0), acc[0], acc[1 % len(acc)],
-                               rng.uniform(0, 360), 0.3)
+        grad = linear_gradient(
+            (x1 - x0, y1 - y0), acc[0], acc[1 % len(acc)], rng.uniform(0, 360), 0.3
+        )
         fill.paste(grad, (x0, y0))
         mask = Image.new("L", cv.img.size, 0)
         md = ImageDraw.Draw(mask)
@@ -104,16 +105,23 @@ def _modern_shapes(cv: Canvas, anchor: tuple[float, float]) -> None:
     cx, cy = ax + dx * (r or r0 * 0.5), ay + dy * (r or r0 * 0.5)
     if cv.shape((cx - rr, cy - rr, cx + rr, cy + rr)):
         if diamond:
-            d.polygon(rotated_rect(cx, cy, 1.41 * rr, 1.41 * rr, 20), outline=(*ring, 255),
-                      width=round(1.1 * u))
+            d.polygon(
+                rotated_rect(cx, cy, 1.41 * rr, 1.41 * rr, 20),
+                outline=(*ring, 255),
+                width=round(1.1 * u),
+            )
         else:
-            d.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), outline=(*ring, 255),
-                      width=round(1.1 * u))
+            d.ellipse(
+                (cx - rr, cy - rr, cx + rr, cy + rr), outline=(*ring, 255), width=round(1.1 * u)
+            )
     s = 0.55 * (r or r0 * 0.5)
     sx, sy = ax + 0.7 * (r or r0 * 0.5), ay - 0.75 * (r or r0 * 0.5)
     if cv.shape((sx - 0.71 * s, sy - 0.71 * s, sx + 0.71 * s, sy + 0.71 * s)):
-        d.polygon(rotated_rect(sx, sy, s, s, rng.uniform(10, 35)), outline=(*acc[0], 255),
-                  width=round(0.6 * u))
+        d.polygon(
+            rotated_rect(sx, sy, s, s, rng.uniform(10, 35)),
+            outline=(*acc[0], 255),
+            width=round(0.6 * u),
+        )
     _dot_grid(cv, d, anchor, r or r0 * 0.5)
     cv.put(lay)
 

@@ -42,8 +42,12 @@ def render_playful(cv: Canvas) -> None:
     if sub:
         top = y + title.height + gap
         pad_x = 3.2 * u
-        pill = (w / 2 - sub.width / 2 - pad_x, top, w / 2 + sub.width / 2 + pad_x,
-                top + sub.height + 2 * pad_y)
+        pill = (
+            w / 2 - sub.width / 2 - pad_x,
+            top,
+            w / 2 + sub.width / 2 + pad_x,
+            top + sub.height + 2 * pad_y,
+        )
         cv.reserve(pill)
     by = y + head + gap
     if body:
@@ -66,8 +70,9 @@ def render_playful(cv: Canvas) -> None:
         cv.text(body, (w / 2 - body.width / 2, by), pal.ink, "details", "center")
 
 
-def _sub_on_pill(cv: Canvas, sub: Block, pill: tuple[float, float, float, float],
-                 pad_y: float) -> None:
+def _sub_on_pill(
+    cv: Canvas, sub: Block, pill: tuple[float, float, float, float], pad_y: float
+) -> None:
     cv.text(sub, (cv.w / 2 - sub.width / 2, pill[1] + pad_y), cv.pal.sub, "subtitle", "center")
 
 

@@ -30,8 +30,12 @@ def render_vintage(cv: Canvas) -> None:
         t1, t2 = round(0.9 * u), max(1, round(0.3 * u))
         f2 = frame + 1.6 * u
         for f, t in ((frame, t1), (f2, t2)):
-            sides = [(f, f, w - f, f + t), (f, h - f - t, w - f, h - f),
-                     (f, f, f + t, h - f), (w - f - t, f, w - f, h - f)]
+            sides = [
+                (f, f, w - f, f + t),
+                (f, h - f - t, w - f, h - f),
+                (f, f, f + t, h - f),
+                (w - f - t, f, w - f, h - f),
+            ]
             if all(cv.shape(s) for s in sides):
                 d.rectangle((f, f, w - f, h - f), outline=pal.ink, width=t)
 
@@ -44,8 +48,15 @@ def _vintage_stack(cv: Canvas, inner: float, edge: float) -> None:
     banner = cv.rng.random() < 0.45
     room = cv.h - 2 * edge
     has_details = bool(cv.copy.details)
-    title = fit_text(cv.copy.title, "serif", (inner, room * (0.26 if has_details else 0.34)),
-                     4 if cv.portrait else 3, 1.0, 0.04, 22 * u)
+    title = fit_text(
+        cv.copy.title,
+        "serif",
+        (inner, room * (0.26 if has_details else 0.34)),
+        4 if cv.portrait else 3,
+        1.0,
+        0.04,
+        22 * u,
+    )
     ribbon = cv.has("shapes") and len(cv.copy.subtitle) <= 42
     sub_w, sub_size = (inner * 0.62, 4.2 * u) if ribbon else (inner * 0.85, 3.4 * u)
     sub = subtitle_block(cv, "serif-italic", sub_w, sub_size, 1 if ribbon else 3, 1.25)
@@ -53,16 +64,24 @@ def _vintage_stack(cv: Canvas, inner: float, edge: float) -> None:
     gap = 3.5 * u
     emblem_r = 6.5 * u if cv.has("shapes") else 0.0
     fixed = title.height + sub_h + 4 * gap + 4 * u
-    body = details_block(cv, "serif-italic", (inner * 0.92, room - fixed - 2 * emblem_r - gap),
-                         2.6 * u)
+    body = details_block(
+        cv, "serif-italic", (inner * 0.92, room - fixed - 2 * emblem_r - gap), 2.6 * u
+    )
     body_h = body.height + gap if body else 0.0
     if fixed + 2 * emblem_r + body_h > room:
         emblem_r = 0.0
-    order = ["sub", "orn", "title", "orn", "emblem", "body"] if banner else [
-        "emblem", "orn", "title", "orn", "sub", "body"]
-    heights = {"emblem": 2 * emblem_r + gap if emblem_r else 0.0, "orn": 2 * u + gap,
-               "title": title.height + gap, "sub": sub_h + gap if sub else 0.0,
-               "body": body_h}
+    order = (
+        ["sub", "orn", "title", "orn", "emblem", "body"]
+        if banner
+        else ["emblem", "orn", "title", "orn", "sub", "body"]
+    )
+    heights = {
+        "emblem": 2 * emblem_r + gap if emblem_r else 0.0,
+        "orn": 2 * u + gap,
+        "title": title.height + gap,
+        "sub": sub_h + gap if sub else 0.0,
+        "body": body_h,
+    }
     y = cv.h / 2 - sum(heights[k] for k in order) / 2
     at: dict[str, float] = {}
     ornaments = []
