@@ -171,12 +171,15 @@ def load_plugin(target: str) -> Callable[[Settings], int]:
 
 
 def _setup_cli_logging(settings: Settings, verbose: bool) -> None:
-    from core.logging import setup_logging
+    """`-v`: the configured logging (JSON lines); otherwise warnings as brief text.
+    Both scrub secrets (core/logging.py)."""
+    from core.logging import BRIEF_FORMAT, setup_logging, stderr_handler
 
     if verbose:
         setup_logging(settings)
     else:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.WARNING, handlers=[
+            stderr_handler(settings, json_lines=False, fmt=BRIEF_FORMAT)])
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -154,6 +154,17 @@ class MetricsSettings(_Section):
     prometheus_port: int = Field(default=0, ge=0, le=65535)  # 0: off
 
 
+# Every secret: its environment variable -> its `Secrets` field. Secrets are read
+# from here only (never config.toml); logging scrubs every one of them from every
+# line; the provider registry names the variable a remote provider needs.
+SECRET_ENV_VARS: dict[str, str] = {
+    "DISCORD_TOKEN": "discord_token",
+    "OPENAI_API_KEY": "openai_api_key",
+    "REPLICATE_API_TOKEN": "replicate_api_token",
+    "REMOVEBG_API_KEY": "removebg_api_key",
+}
+
+
 class Secrets(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -165,17 +176,18 @@ class Secrets(BaseModel):
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
         env = dict(os.environ) if env is None else env
+        found = {field: env.get(name, "").strip() for name, field in SECRET_ENV_VARS.items()}
+        return cls(**{field: SecretStr(v) for field, v in found.items() if v})
 
-        def get(name: str) -> SecretStr | None:
-            v = env.get(name, "").strip()
-            return SecretStr(v) if v else None
+    def by_env(self, name: str) -> SecretStr | None:
+        """The secret read from environment variable `name` (one of SECRET_ENV_VARS)."""
+        value: SecretStr | None = getattr(self, SECRET_ENV_VARS[name])
+        return value
 
-        return cls(
-            discord_token=get("DISCORD_TOKEN"),
-            openai_api_key=get("OPENAI_API_KEY"),
-            replicate_api_token=get("REPLICATE_API_TOKEN"),
-            removebg_api_key=get("REMOVEBG_API_KEY"),
-        )
+    def revealed(self) -> list[str]:
+        """Every secret that is set, in plain text: what logging must never print."""
+        return [v.get_secret_value() for name in SECRET_ENV_VARS
+                if (v := self.by_env(name)) is not None]
 
 
 _PROVIDER_NAMES = {"openai", "replicate", "removebg", "local"}

@@ -11,17 +11,17 @@ from core.providers.local import LocalStudioProvider
 
 log = logging.getLogger(__name__)
 
-REMOTE = {
-    "openai": ("core.providers.openai", "OpenAIProvider", "openai_api_key"),
-    "replicate": ("core.providers.replicate", "ReplicateProvider", "replicate_api_token"),
-    "removebg": ("core.providers.removebg", "RemoveBgProvider", "removebg_api_key"),
+REMOTE = {  # name -> (module, class, the environment variable with its key)
+    "openai": ("core.providers.openai", "OpenAIProvider", "OPENAI_API_KEY"),
+    "replicate": ("core.providers.replicate", "ReplicateProvider", "REPLICATE_API_TOKEN"),
+    "removebg": ("core.providers.removebg", "RemoveBgProvider", "REMOVEBG_API_KEY"),
 }
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     providers: dict[str, Provider] = {"local": LocalStudioProvider(settings)}
-    for name, (module, cls, secret) in REMOTE.items():
-        if getattr(settings.secrets, secret) is None:
+    for name, (module, cls, env) in REMOTE.items():
+        if settings.secrets.by_env(env) is None:
             continue
         provider_cls = getattr(importlib.import_module(module), cls)
         providers[name] = provider_cls(settings)
@@ -32,9 +32,8 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
 def provider_status(settings: Settings) -> list[dict[str, str]]:
     """Which providers are configured (never prints secrets)."""
     rows = [{"provider": "local", "configured": "yes (built in)"}]
-    for name, (_m, _c, secret) in REMOTE.items():
-        env = secret.upper()
-        configured = getattr(settings.secrets, secret) is not None
+    for name, (_m, _c, env) in REMOTE.items():
+        configured = settings.secrets.by_env(env) is not None
         rows.append({"provider": name,
                      "configured": "yes" if configured else f"no (set {env} to enable)"})
     return rows
