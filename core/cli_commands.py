@@ -1,0 +1,129 @@
+"""The `studio` commands that look after a Studio rather than run a tool: models,
+db, credits, stats, providers/doctor (core/cli.py parses and dispatches them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from core.config import Settings
+
+
+async def open_engine(settings: Settings) -> Any:
+    from core.engine import Engine
+
+    engine = await Engine.create(settings, rate_limits=False)  # the operator's own machine
+    await engine.start()
+    return engine
+
+
+def models_command(args: argparse.Namespace, settings: Settings) -> int:
+    from core.models import format_rows, get_store
+
+    store = get_store(settings)
+    if args.models_cmd == "fetch":
+        report = store.fetch(args.names or None, log=lambda m: print(m, file=sys.stderr),
+                             archive_dir=args.archive_dir)
+        print(f"done in {report.seconds:.1f} s: {len(report.fetched)} fetched, "
+              f"{len(report.skipped)} already present, "
+              f"{report.downloaded_bytes / 1e6:.1f} MB downloaded into {store.root}")
+        return 0
+    print(f"cache: {store.root}")
+    print(format_rows(store.list()))
+    return 0
+
+
+async def db_upgrade(settings: Settings) -> int:
+    from core.storage.db import Database
+
+    db = await Database.open(settings.database_path, upgrade=False)
+    try:
+        applied = await db.upgrade()
+        version = await db.version()
+    finally:
+        await db.close()
+    print(f"database {settings.database_path}: version {version}"
+          + (f" (applied {', '.join(applied)})" if applied else " (up to date)"))
+    return 0
+
+
+async def credits_command(args: argparse.Namespace, settings: Settings) -> int:
+    engine = await open_engine(settings)
+    try:
+        if args.credits_cmd == "grant":
+            bal = await engine.credits.grant(args.guild, args.member, args.amount, "cli",
+                                             args.reason)
+            print(f"granted {args.amount} to {args.member} in {args.guild}; balance {bal}")
+        else:
+            w = await engine.credits.wallet(args.guild, args.member)
+            daily = "available" if w.daily_available else "claimed today"
+            print(f"{args.member} in {args.guild}: {w.balance} credits (daily {daily})")
+    finally:
+        await engine.close()
+    return 0
+
+
+async def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    from core.stats import collect_stats
+    from core.storage.db import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        stats = await collect_stats(db)
+    finally:
+        await db.close()
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+        return 0
+    print(format_stats(stats))
+    return 0
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    lines = ["tool        provider   runs  ok  failed  canceled  avg ms  credits"]
+    for r in stats["tools"]:
+        lines.append(f"{r['tool']:<11} {r['provider']:<10} {r['runs']:>4} {r['successes']:>3} "
+                     f"{r['failures']:>7} {r['canceled']:>9} {r['avg_latency_ms'] or 0:>7} "
+                     f"{r['credits']:>8}")
+    if stats["failures"]:
+        lines.append("")
+        lines.append("failures: " + ", ".join(
+            f"{f['tool']} {f['error_type']}×{f['n']}" for f in stats["failures"]))
+    lines.append("")
+    lines.append("provider    attempts  ok  transient  permanent  timeouts  rejected  cost $  "
+                 "circuit")
+    circuits = stats["circuits"]
+    for r in stats["providers"]:
+        c = circuits.get(r["provider"], {}).get("circuit", "closed")
+        lines.append(f"{r['provider']:<11} {r['attempts']:>8} {r['ok']:>3} {r['transient']:>10} "
+                     f"{r['permanent']:>10} {r['timeouts']:>9} {r['rejected']:>9} "
+                     f"{r['cost_usd'] or 0:>7} {c}")
+    led = stats["ledger"]
+    lines.append("")
+    lines.append(f"credits: issued {led.get('issued', 0)}, held {led.get('held', 0)}, "
+                 f"refunded {led.get('refunded', 0)}")
+    return "\n".join(lines)
+
+
+async def providers_command(settings: Settings, *, doctor: bool) -> int:
+    from core.providers.registry import provider_status
+    from core.stats import collect_stats
+    from core.storage.db import Database
+
+    db = await Database.open(settings.database_path)
+    try:
+        stats = await collect_stats(db)
+    finally:
+        await db.close()
+    circuits = stats["circuits"]
+    for row in provider_status(settings):
+        c = circuits.get(row["provider"], {})
+        last = c.get("last_error") or "-"
+        print(f"{row['provider']:<10} configured: {row['configured']:<40} "
+              f"circuit: {c.get('circuit', 'closed'):<9} last error: {last}")
+    if doctor:
+        print(f"database: {settings.database_path}")
+        models_command(argparse.Namespace(models_cmd="list"), settings)
+    return 0
