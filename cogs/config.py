@@ -90,7 +90,9 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
     @app_commands.describe(
         key="The setting", value="on/off, a number, a @role or none, #channels or all"
     )
-    @app_commands.choices(key=[Choice(name=k, value=k) for k in SETTINGS])
+    @app_commands.choices(
+        key=[Choice(name=f"{k}: {s.what}"[:100], value=k) for k, s in SETTINGS.items()]
+    )
     async def set_value(
         self, interaction: discord.Interaction, key: str, value: app_commands.Range[str, 1, 500]
     ) -> None:

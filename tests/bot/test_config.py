@@ -40,3 +40,12 @@ async def test_every_setting_round_trips_through_config_set_and_show(
         if not name.startswith("tool."):
             assert fields[name] == shown, name
     assert "⛔" in fields["Tools"] and "✅" not in fields["Tools"]  # every tool switched off
+
+
+async def test_config_set_offers_exactly_the_registry(world: World, studio: StartStudio) -> None:
+    await studio()
+    config = next(c for c in world.fake.all_commands() if c["name"] == "config")
+    set_cmd = next(o for o in config["options"] if o["name"] == "set")
+    key = next(o for o in set_cmd["options"] if o["name"] == "key")
+    assert [c["value"] for c in key["choices"]] == list(SETTINGS)
+    assert all(c["name"].startswith(f"{c['value']}: ") for c in key["choices"])
