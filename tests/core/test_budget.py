@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from core import budget
+from core import budget, slots
 from core.config import Settings
 from core.engine import JobRequest
 from core.errors import Interrupted, InvalidInput
@@ -199,12 +199,12 @@ async def test_engine_admits_when_a_remote_provider_will_do_the_work(engine_fact
 
 _HOLDER = textwrap.dedent("""
     import sys, time
-    from core import budget
+    from core import budget, slots
     from core.config import load_settings
     s = load_settings(overrides={"models.dir": sys.argv[1], "limits.memory_budget_mb": 3072,
                                  "limits.max_job_memory_mb": 3072})
     b = budget.Budget("upscale", 1.0, 2 * budget.LIGHT_BYTES, 0, 0)
-    with budget.local_slot(b, s, deadline=time.monotonic() + 5):
+    with slots.local_slot(b, s, deadline=time.monotonic() + 5):
         print("held", flush=True)
         time.sleep(60)
 """)
@@ -225,16 +225,16 @@ def test_one_slot_is_shared_across_processes_and_freed_when_its_holder_dies(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         waits: list[str] = []
         with pytest.raises(Interrupted, match="waiting for memory"):
-            with budget.local_slot(heavy, s, deadline=time.monotonic() + 0.6,
+            with slots.local_slot(heavy, s, deadline=time.monotonic() + 0.6,
                                    waiting=lambda _f, m: waits.append(m)):
                 pytest.fail("got a slot another process holds")
         assert waits and waits[0] == "waiting for memory (other large jobs are running)"
-        with budget.local_slot(light, s, deadline=time.monotonic()):
+        with slots.local_slot(light, s, deadline=time.monotonic()):
             pass  # light jobs never wait
     finally:
         holder.kill()  # SIGKILL: the kernel drops its flock
         holder.wait()
-    with budget.local_slot(heavy, s, deadline=time.monotonic() + 5):
+    with slots.local_slot(heavy, s, deadline=time.monotonic() + 5):
         pass
 
 
@@ -268,7 +268,7 @@ def test_the_local_provider_waits_for_a_slot_before_any_work(
         provider = LocalStudioProvider(s)
         with pytest.raises(Interrupted, match="waiting for memory"):
             asyncio.run(provider.run(req, Attempt()))
-        assert seen and set(seen) == {budget.WAIT_MESSAGE}
+        assert seen and set(seen) == {slots.WAIT_MESSAGE}
         # a budget the machine cannot meet is refused there too (a remote fell back)
         big = ProviderRequest(job_id="j2", tool="upscale", params=X4,
                               image=Image.new("RGB", (1, 30000)), image_bytes=None,

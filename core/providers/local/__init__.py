@@ -11,10 +11,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from core.budget import job_slot
 from core.config import Settings
 from core.process_pool import WorkerProgress
 from core.providers.base import Attempt, LocalProvider, ProviderRequest, ProviderResult
+from core.slots import job_slot
 from core.tools.base import TOOLS
 
 _MODULES = {
