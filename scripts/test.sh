@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 .venv/bin/ruff check core bot cogs tests benchmarks
 .venv/bin/mypy core
+.venv/bin/vulture core bot cogs --min-confidence 80
 .venv/bin/pytest -q

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
-import replicate
 from pydantic import v1 as pydantic_v1
-from replicate.client import RetryTransport
+from replicate.client import Client, RetryTransport
 from replicate.exceptions import ModelError, ReplicateError
 from replicate.helpers import FileOutput, transform_output
 from replicate.prediction import Prediction
@@ -107,14 +106,14 @@ class ReplicateProvider(RemoteProvider):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings.secrets.replicate_api_token)
         self._cfg = settings.providers.replicate
-        self._client: replicate.Client | None = None
+        self._client: Client | None = None
         self._downloads: httpx.AsyncClient | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
 
-    def _sdk(self) -> replicate.Client:
+    def _sdk(self) -> Client:
         if self._client is None:
             per_request = min(30.0, self._cfg.timeout_s)
-            client = replicate.Client(
+            client = Client(
                 api_token=self.api_key(),
                 base_url=self._cfg.base_url,
                 timeout=httpx.Timeout(per_request, connect=min(5.0, per_request)),
@@ -235,16 +234,22 @@ class ReplicateProvider(RemoteProvider):
             io.BytesIO(data), filename=f"input.{ext}", content_type=mime
         )
         files.append(uploaded.id)
-        return uploaded.urls["get"]
+        url: str = uploaded.urls["get"]
+        return url
 
     # -- the prediction ------------------------------------------------------
 
     async def _create(self, ref: str, inputs: dict[str, Any]) -> Prediction:
         client = self._sdk()
         owner_name, _, version = ref.partition(":")
+        prediction: Prediction
         if version:
-            return await client.predictions.async_create(version=version, input=inputs)
-        return await client.models.predictions.async_create(model=owner_name, input=inputs)
+            prediction = await client.predictions.async_create(version=version, input=inputs)
+        else:
+            prediction = await client.models.predictions.async_create(
+                model=owner_name, input=inputs
+            )
+        return prediction
 
     async def _wait(self, req: ProviderRequest, pred: Prediction, call: _Call) -> Outcome:
         """Poll until a terminal status (the caller's timeout bounds this)."""

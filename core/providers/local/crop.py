@@ -153,7 +153,10 @@ def _border_distinctness(lab: np.ndarray) -> np.ndarray:
     flat = lab.reshape(-1, 3)
     dists = np.stack([_distance_to_colours(flat, s.reshape(-1, 3)) for s in sides])
     d = np.sort(dists, axis=0)[1].reshape(h, w).astype(np.float32)
-    return cv2.resize(np.clip(d / 40.0, 0.0, 1.0), full, interpolation=cv2.INTER_LINEAR)
+    contrast: np.ndarray = cv2.resize(
+        np.clip(d / 40.0, 0.0, 1.0), full, interpolation=cv2.INTER_LINEAR
+    )
+    return contrast
 
 
 def _distance_to_colours(pixels: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -186,7 +189,8 @@ def _sharpness(lightness: np.ndarray) -> np.ndarray:
     """Local fine detail (|Laplacian|, smoothed), 0..1: high where the image is in focus."""
     lap = np.abs(cv2.Laplacian(lightness, cv2.CV_32F, ksize=3))
     lap = cv2.GaussianBlur(lap, (0, 0), max(2.0, lightness.shape[1] / 50))
-    return np.clip(lap / max(float(np.percentile(lap, 98)), 1e-6), 0.0, 1.0)
+    sharpness: np.ndarray = np.clip(lap / max(float(np.percentile(lap, 98)), 1e-6), 0.0, 1.0)
+    return sharpness
 
 
 def _edge_density(lightness: np.ndarray) -> np.ndarray:

@@ -151,7 +151,8 @@ def isnet_mask(session: object, rgb: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
     (out,) = session.run(["output"], {"input": x})  # type: ignore[attr-defined]
     mask = np.clip(out[0, 0].astype(np.float32), 0.0, 1.0)
-    return cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    full: np.ndarray = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    return full
 
 
 def selfie_mask(model: object, rgb: np.ndarray) -> np.ndarray:
@@ -161,7 +162,8 @@ def selfie_mask(model: object, rgb: np.ndarray) -> np.ndarray:
     x = (small.astype(np.float32) / 255.0)[None]
     (out,) = model.run(x)  # type: ignore[attr-defined]
     prob = np.clip(out[0, :, :, 0].astype(np.float32), 0.0, 1.0)
-    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+    full: np.ndarray = cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+    return full
 
 
 def looks_like_person(person: np.ndarray) -> bool:
@@ -368,7 +370,8 @@ def combine_alpha(mask: np.ndarray, alpha_in: np.ndarray | None) -> np.ndarray:
     alpha = mask.astype(np.float32) * 255.0
     if alpha_in is not None:
         alpha = alpha * (alpha_in.astype(np.float32) / 255.0)
-    return np.clip(alpha + 0.5, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(alpha + 0.5, 0, 255).astype(np.uint8)
+    return result
 
 
 def encode_rgba_png(rgb: np.ndarray, alpha: np.ndarray) -> bytes:

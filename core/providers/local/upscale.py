@@ -233,7 +233,10 @@ def lanczos_unsharp(rgb: np.ndarray, scale: int) -> np.ndarray:
     detail = y - cv2.GaussianBlur(y, (0, 0), 0.5 * scale)
     detail = np.where(np.abs(detail) > 2.0, detail, 0.0)
     ycc[..., 0] = y + 0.8 * detail
-    return cv2.cvtColor(np.clip(ycc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    sharpened: np.ndarray = cv2.cvtColor(
+        np.clip(ycc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB
+    )
+    return sharpened
 
 
 # --------------------------------------------------------------------------- image I/O
@@ -284,7 +287,8 @@ def upscale_with_alpha(
 
 def _resize_lanczos(channel: np.ndarray, w: int, h: int) -> np.ndarray:
     up = cv2.resize(channel.astype(np.float32), (w, h), interpolation=cv2.INTER_LANCZOS4)
-    return np.clip(up + 0.5, 0, 255).astype(np.uint8)
+    resized: np.ndarray = np.clip(up + 0.5, 0, 255).astype(np.uint8)
+    return resized
 
 
 def _encode_png(rgb: np.ndarray, alpha: np.ndarray | None) -> bytes:
