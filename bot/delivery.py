@@ -103,7 +103,8 @@ class JobMessage:
 
     async def post_status(self, position: int, receipt: str) -> None:
         """Turn the ephemeral defer into a receipt, then post the public status message."""
-        assert self.interaction is not None
+        if self.interaction is None:
+            raise RuntimeError("no interaction to reply to")
         self._line = render.initial_line(position)
         try:
             await self.interaction.edit_original_response(
@@ -182,7 +183,8 @@ class JobMessage:
             return
         try:
             if self._status_via_webhook and self.token_alive:
-                assert self.interaction is not None
+                if self.interaction is None:
+                    raise RuntimeError("no interaction to reply to")
                 await self.interaction.followup.edit_message(
                     self.status_id, content=content, view=view, allowed_mentions=NO_PINGS
                 )
@@ -209,7 +211,8 @@ class JobMessage:
             return
         try:
             if self._status_via_webhook and self.token_alive:
-                assert self.interaction is not None
+                if self.interaction is None:
+                    raise RuntimeError("no interaction to reply to")
                 await self.interaction.followup.delete_message(self.status_id)
             else:
                 await self.channel.get_partial_message(self.status_id).delete()
@@ -271,7 +274,7 @@ class JobMessage:
             data = await asyncio.to_thread(Path(path).read_bytes)
             if len(data) > limit:
                 data, mime, note = await asyncio.to_thread(encode_to_fit, data, limit)
-                name = Path(name).stem + _EXT.get(mime, Path(name).suffix)
+                name = Path(name).stem + _EXT.get(mime, Path(name).suffix)  # noqa: PLW2901 - the re-encoded file's name
                 if note:
                     notes.append(note[0].upper() + note[1:] + ".")
             out.append((name, data))
@@ -285,7 +288,8 @@ class JobMessage:
         mentions = ping(self.owner_id)
         msg: discord.Message | None = None
         if self.token_alive:
-            assert self.interaction is not None
+            if self.interaction is None:
+                raise RuntimeError("no interaction to reply to")
             try:
                 msg = await self.interaction.followup.send(
                     content,

@@ -92,7 +92,8 @@ async def serve(settings: Settings) -> int:
         stopper.cancel()
         return _startup_failure(exc)
     bot = starting.result()
-    assert bot.connection_task is not None
+    if bot.connection_task is None:
+        raise RuntimeError("the bot started without a connection task")
     metrics = None
     if settings.metrics.prometheus_port:
         from core.metrics_server import start_metrics_server

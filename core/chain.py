@@ -94,9 +94,9 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
     equal jitter (between half and all of the step)."""
     if retry_after is not None:
         ra = max(0.0, min(retry_after, retry_after_cap))
-        return ra * random.uniform(1.0, 1.1)
+        return ra * random.uniform(1.0, 1.1)  # noqa: S311 - jitter, not a secret
     exp = min(cap, base * (2 ** (attempt - 1)))
-    return random.uniform(exp / 2, exp)
+    return random.uniform(exp / 2, exp)  # noqa: S311 - jitter, not a secret
 
 
 def counts_against_provider(exc: ProviderError) -> bool:

@@ -314,7 +314,7 @@ def _add(conn: sqlite3.Connection, guild: str, member: str, delta: int) -> int:
     return int(row[0])
 
 
-def _ledger(
+def _ledger(  # noqa: PLR0913 - one parameter per ledger column
     conn: sqlite3.Connection, guild: str, member: str, delta: int, kind: str, *,
     balance_after: int, job_id: str | None = None, actor_id: str | None = None,
     reason: str | None = None,

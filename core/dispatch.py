@@ -12,6 +12,7 @@ the job row and the result store (see core/runner.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from enum import StrEnum
@@ -178,10 +179,9 @@ class InProcessDispatcher:
         if not job.claim("canceled"):
             if job.ending != "canceled":
                 return CancelOutcome.ALREADY_FINISHED
-            try:  # let the first cancel finish, so replies arrive in order
+            # let the first cancel finish, so replies arrive in order
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(job.future)
-            except asyncio.CancelledError:
-                pass
             return CancelOutcome.ALREADY_CANCELED
         job.stop.set()
         if job.rec.id in self._queue:

@@ -244,7 +244,8 @@ def to_srgb(img: Image.Image, icc: bytes | None, notes: list[str]) -> Image.Imag
                 return img.convert("RGB")
             else:
                 out = ImageCms.profileToProfile(img, src, _srgb(), outputMode="RGB")
-                assert out is not None
+                if out is None:  # only when asked to convert in place
+                    raise RuntimeError("ImageCms.profileToProfile returned no image")
                 notes.append(f"converted from {name} to sRGB")
                 return out
     if img.mode == "CMYK":

@@ -81,7 +81,7 @@ LANES = ("light", "heavy")
 
 
 def _init_worker(queue: Any, nice: int) -> None:
-    global _progress_queue
+    global _progress_queue  # noqa: PLW0603 - per-worker state, set once by the pool initializer
     _progress_queue = queue
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if nice:

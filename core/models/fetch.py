@@ -119,7 +119,7 @@ def _one_line(text: str) -> str:
 
 def _run_client(cmd: list[str], cwd: Path, source: PackageSource) -> str:
     try:
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: S603 - argv from the catalogue's fixed client commands, no shell
             cmd, cwd=cwd, capture_output=True, text=True, timeout=_DOWNLOAD_TIMEOUT_S, check=False
         )
     except FileNotFoundError:
@@ -210,13 +210,14 @@ class _Archive:
         if zipfile.is_zipfile(path):
             self._zip = zipfile.ZipFile(path)
         else:
-            self._tar = tarfile.open(path, "r:*")
+            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
 
     def open(self, member: str) -> IO[bytes]:
         try:
             if self._zip is not None:
                 return self._zip.open(member)
-            assert self._tar is not None
+            if self._tar is None:
+                raise ModelFetchError(f"{self.path}: archive already closed")
             f = self._tar.extractfile(member)
         except KeyError:
             f = None

@@ -196,7 +196,8 @@ class ReplicateProvider(RemoteProvider):
         raise PermanentProviderError(f"replicate does not run {req.tool}", provider=NAME)
 
     async def _design_inputs(self, req: ProviderRequest, _files: list[str]) -> dict[str, Any]:
-        assert isinstance(req.params, DesignParams)
+        if not isinstance(req.params, DesignParams):
+            raise TypeError(f"expected DesignParams, got {type(req.params).__name__}")
         prompt = design_prompt(req.params)
         log.debug("replicate design job=%s prompt %s", req.job_id, prompt_ref(prompt))
         inputs: dict[str, Any] = {
@@ -218,7 +219,8 @@ class ReplicateProvider(RemoteProvider):
         }
 
     async def _upscale_inputs(self, req: ProviderRequest, files: list[str]) -> dict[str, Any]:
-        assert isinstance(req.params, UpscaleParams)
+        if not isinstance(req.params, UpscaleParams):
+            raise TypeError(f"expected UpscaleParams, got {type(req.params).__name__}")
         image = await self._image_ref(req, files)
         return {"image": image, "scale": req.params.scale, "face_enhance": False}
 
@@ -371,7 +373,8 @@ class ReplicateProvider(RemoteProvider):
             }
             return ProviderResult([OutputFile("design.png", encode_png(img))], info)
         if isinstance(req.params, UpscaleParams):
-            assert req.image is not None
+            if req.image is None:
+                raise ValueError("upscale needs an input image")
             img = exact_upscale(req.image, img, req.params.scale)
             info = {"width": img.width, "height": img.height}
             return ProviderResult([OutputFile("upscale.png", encode_png(img))], info)

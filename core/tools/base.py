@@ -117,7 +117,8 @@ class ToolSpec:
 
 def _upscale_cost(base: int, p: Params) -> int:
     # the configured cost is for 2x; 4x costs twice as much (2 and 4 by default)
-    assert isinstance(p, UpscaleParams)
+    if not isinstance(p, UpscaleParams):
+        raise TypeError(f"expected UpscaleParams, got {type(p).__name__}")
     return base * (p.scale // 2)
 
 

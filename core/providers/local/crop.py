@@ -318,7 +318,8 @@ def _nudge(start: int, length: int, limit: int, lo: float, hi: float) -> int:
 
 def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     params = req.params
-    assert isinstance(params, CropParams)
+    if not isinstance(params, CropParams):
+        raise TypeError(f"expected CropParams, got {type(params).__name__}")
     if req.image is None:
         raise InvalidInput("The crop tool needs an image.", field="image")
     faces = face_detector(get_store(settings))

@@ -358,7 +358,8 @@ def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, room: int) -> st
 
 def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     params = req.params
-    assert isinstance(params, PaletteParams)
+    if not isinstance(params, PaletteParams):
+        raise TypeError(f"expected PaletteParams, got {type(params).__name__}")
     raw = req.image_bytes
     # JPEG uploads are re-read for decode-time downscaling; anything else uses the safely
     # decoded image (palette/16-bit/CMYK handling lives in the engine's decoder).

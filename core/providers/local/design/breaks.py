@@ -76,10 +76,15 @@ def _split_word(word: str) -> list[str]:
             and bool(_kana(cl[0]))
             and (_kana(cl[0]) == _kana(prev) or (_kana(cl[0]) == "h" and _is_cjk(prev)))
         )  # kana words stay whole; okurigana stay with their kanji
-        if parts and (_is_cjk(cl[0]) or _is_cjk(parts[-1][-1])) and cl[0] not in _CLOSE:
-            if parts[-1][-1] not in _OPEN and not same_kana:
-                parts.append(cl)
-                continue
+        if (
+            parts
+            and (_is_cjk(cl[0]) or _is_cjk(parts[-1][-1]))
+            and cl[0] not in _CLOSE
+            and parts[-1][-1] not in _OPEN
+            and not same_kana
+        ):
+            parts.append(cl)
+            continue
         if not parts:
             parts.append(cl)
         else:
@@ -134,15 +139,7 @@ def break_lines(toks: list[Token], wlen: list[float], space: float, n: int) -> l
     ok = [True] + [not t.glue for t in toks[1:]] + [True]  # ok[i]: a line may start at i
     width = _line_widths(toks, wlen, space)
     inf = float("inf")
-    best = [[inf] * (m + 1) for _ in range(n + 1)]  # narrowest widest line
-    best[0][0] = 0.0
-    for k in range(1, n + 1):
-        for j in range(k, m + 1):
-            if ok[j]:
-                for i in range(k - 1, j):
-                    if ok[i] and best[k - 1][i] < inf:
-                        best[k][j] = min(best[k][j], max(best[k - 1][i], width[i][j]))
-    limit = best[n][m]
+    limit = _narrowest_widest(ok, width, n)
     if limit == inf:
         return None
     limit *= 1.04  # a little wider than the minimum buys much better shapes
@@ -165,6 +162,21 @@ def break_lines(toks: list[Token], wlen: list[float], space: float, n: int) -> l
         lines.append(join_tokens(toks[i:j]))
         j = i
     return lines[::-1]
+
+
+def _narrowest_widest(ok: list[bool], width: list[list[float]], n: int) -> float:
+    """The narrowest widest line of any n-line breaking (inf if there is none)."""
+    m = len(ok) - 1
+    inf = float("inf")
+    best = [[inf] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for k in range(1, n + 1):
+        for j in range(k, m + 1):
+            if ok[j]:
+                for i in range(k - 1, j):
+                    if ok[i] and best[k - 1][i] < inf:
+                        best[k][j] = min(best[k][j], max(best[k - 1][i], width[i][j]))
+    return best[n][m]
 
 
 def _badness(line: list[Token], w: float, limit: float, last: bool, total: int) -> float:

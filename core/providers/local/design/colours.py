@@ -61,9 +61,14 @@ def delta_e(c1: RGB, c2: RGB) -> float:
 
 
 def hex_rgb(h: str) -> RGB:
-    """A colour known to parse (palette tables, validated parameters)."""
+    """A colour known to parse (palette tables, validated parameters).
+
+    Raises:
+        ValueError: `h` is not a colour (a bug in a table, not user input).
+    """
     rgb = parse_color(h)
-    assert rgb is not None
+    if rgb is None:
+        raise ValueError(f"not a colour: {h!r}")
     return rgb
 
 

@@ -136,7 +136,7 @@ def cap_height(face: Face) -> float:
     try:
         font = TTFont(face.path, fontNumber=face.index, lazy=True)
         try:
-            os2 = font["OS/2"] if "OS/2" in font else None
+            os2 = font.get("OS/2")
             cap = getattr(os2, "sCapHeight", 0) or 0.7 * font["head"].unitsPerEm
             return float(cap) / float(font["head"].unitsPerEm)
         finally:

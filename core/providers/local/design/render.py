@@ -70,7 +70,8 @@ def render_design(params: DesignParams) -> tuple[Image.Image, Layout]:
     """The finished RGB design for these parameters, and its layout record."""
     size = SIZES[params.aspect]
     prompt, never_drawn = _drawable(params.prompt)
-    rng = random.Random(f"luneo-design:{params.seed}:{params.style}:{prompt}")
+    # seeded so a design is reproducible; randomness here is taste, not security
+    rng = random.Random(f"luneo-design:{params.seed}:{params.style}:{prompt}")  # noqa: S311
     avoid = parse_avoid(params.avoid)
     copy = split_prompt(prompt)
     pal = make_palette(params.style, params.colors, avoid, rng)
@@ -129,7 +130,8 @@ def encode_png(img: Image.Image) -> bytes:
 def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     """The local provider's entry point: the design as a PNG, with the words it shows."""
     params = req.params
-    assert isinstance(params, DesignParams)
+    if not isinstance(params, DesignParams):
+        raise TypeError(f"expected DesignParams, got {type(params).__name__}")
     req.progress(0.1, "laying out the design")
     img, layout = render_design(params)
     req.progress(0.9, "encoding")

@@ -154,11 +154,9 @@ def segment(text: str, role: str, cjk: str = "ja") -> tuple[tuple[Piece, ...], t
     pieces: list[tuple[str, Face]] = []
     dropped: list[str] = []
     prev: Face | None = None
-    for cluster in clusters(text):
-        if any(_droppable(c) for c in cluster):
-            dropped += [c for c in cluster if _droppable(c)]
-            cluster = "".join(c for c in cluster if not _droppable(c))
-        cluster = "".join(c for c in cluster if not _silent(c))
+    for raw in clusters(text):
+        dropped += [c for c in raw if _droppable(c)]
+        cluster = "".join(c for c in raw if not _droppable(c) and not _silent(c))
         if not cluster:
             continue
         face = _face_for(cluster, faces, prev)

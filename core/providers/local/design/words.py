@@ -67,10 +67,7 @@ def split_prompt(prompt: str) -> Copy:
     phrases = _phrases(lead)
     first = phrases[0] if phrases else []
     title, rest = _title_words(first)
-    if rest:
-        phrases = [rest, *phrases[1:]]
-    else:
-        phrases = phrases[1:]
+    phrases = [rest, *phrases[1:]] if rest else phrases[1:]
     sub, details = _tagline(phrases)
     return Copy(_tidy_title(" ".join(title)), sub, details)
 

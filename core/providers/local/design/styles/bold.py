@@ -23,10 +23,7 @@ def render_bold(cv: Canvas) -> None:
     block = pal.accents[0] if pal.accents[0] != pal.bg else pal.accents[-1]
     split_ground = cv.has("shapes")
     if split_ground:  # part of the ground, not a decoration: type may sit on either side
-        if type_top:
-            cv.draw().polygon([(0, left * h), (w, right * h), (w, h), (0, h)], fill=block)
-        else:
-            cv.draw().polygon([(0, 0), (w, 0), (w, right * h), (0, left * h)], fill=block)
+        _split_ground(cv, (left, right), below=type_top, fill=block)
     stripes = cv.has("lines")
     band = 3.2 * u
     if type_top:
@@ -65,6 +62,17 @@ def render_bold(cv: Canvas) -> None:
         cv.text(sub, (label[0] + pad, label[1] + pad), _on(block, pal.ink), "subtitle")
     if body:
         cv.text(body, (m, by), other if split_ground else ink, "details")
+
+
+def _split_ground(cv: Canvas, split: tuple[float, float], *, below: bool, fill: RGB) -> None:
+    """Fill the part of the canvas below (or above) the diagonal from `split[0]` (left
+    edge) to `split[1]` (right edge), both fractions of the height."""
+    w, h = cv.w, cv.h
+    left, right = split
+    if below:
+        cv.draw().polygon([(0, left * h), (w, right * h), (w, h), (0, h)], fill=fill)
+    else:
+        cv.draw().polygon([(0, 0), (w, 0), (w, right * h), (0, left * h)], fill=fill)
 
 
 def _on(ground: RGB, preferred: RGB) -> RGB:

@@ -82,14 +82,7 @@ def _vintage_stack(cv: Canvas, inner: float, edge: float) -> None:
         "sub": sub_h + gap if sub else 0.0,
         "body": body_h,
     }
-    y = cv.h / 2 - sum(heights[k] for k in order) / 2
-    at: dict[str, float] = {}
-    ornaments = []
-    for k in order:
-        if k == "orn":
-            ornaments.append(y + u)
-        at[k] = y
-        y += heights[k]
+    at, ornaments = _stack(order, heights, cv.h / 2, u)
     title_at = (cx - title.width / 2, at["title"])
     cv.reserve((*title_at, title_at[0] + title.width, title_at[1] + title.height))
     sub_at, rib = None, None
@@ -118,6 +111,22 @@ def _vintage_stack(cv: Canvas, inner: float, edge: float) -> None:
     if body:
         cv.text(body, body_at, pal.sub, "details", "center")
 
+
+
+def _stack(
+    order: list[str], heights: dict[str, float], centre_y: float, u: float
+) -> tuple[dict[str, float], list[float]]:
+    """Top y (px) of each part, stacked in `order` and centred on `centre_y`, and the
+    centre y of each ornament rule (`u` below the top of its slot)."""
+    y = centre_y - sum(heights[k] for k in order) / 2
+    at: dict[str, float] = {}
+    ornaments: list[float] = []
+    for k in order:
+        if k == "orn":
+            ornaments.append(y + u)
+        at[k] = y
+        y += heights[k]
+    return at, ornaments
 
 def _paper(cv: Canvas) -> None:
     """Cream stock: mottled tone, darker edges (a vignette) when gradients are allowed.
