@@ -195,10 +195,8 @@ class JobRunner:
             )
             return self.credits.balance_in(conn, rec.guild_id, rec.member_id)
 
-        try:
-            balance = await asyncio.shield(self.db.run_tx(tx))
-        except _EndingLost:
-            await self._report_lost(job)
+        balance = await self._commit_ending(job, tx)
+        if balance is None:
             return
         latency = (time.monotonic() - t0) * 1000
         self.metrics.record(rec.tool, provider, ok=True, latency_ms=latency, credits=rec.cost)
@@ -225,10 +223,8 @@ class JobRunner:
             self.credits.refund_in(conn, rec.id, reason=f"job {state}")
             return self.credits.balance_in(conn, rec.guild_id, rec.member_id)
 
-        try:
-            balance = await asyncio.shield(self.db.run_tx(tx))
-        except _EndingLost:
-            await self._report_lost(job)
+        balance = await self._commit_ending(job, tx)
+        if balance is None:
             return
         latency = (time.monotonic() - t0) * 1000
         self.metrics.record(rec.tool, rec.provider or "none", ok=False, latency_ms=latency,
@@ -237,6 +233,17 @@ class JobRunner:
                                                         error_type=rec.error_type))
         self.on_end(job, self.result(rec, balance, error=exc),
                     "canceled" if state == "canceled" else "failed")
+
+    async def _commit_ending(self, job: LiveJob,
+                             tx: Callable[[sqlite3.Connection], int]) -> int | None:
+        """Run a job's ending transaction (shielded: a cancel cannot tear it in half);
+        the member's balance after it, or None when the row had already ended elsewhere
+        (then what the database says has been reported instead)."""
+        try:
+            return await asyncio.shield(self.db.run_tx(tx))
+        except _EndingLost:
+            await self._report_lost(job)
+            return None
 
     async def _report_lost(self, job: LiveJob) -> None:
         """The row had already ended elsewhere: report what the database says."""
