@@ -52,6 +52,8 @@ def write_samples(folder: Path) -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class DemoStep:
+    """One step of `studio demo`: a tool, its sample input (None for design), params, a label."""
+
     tool: str
     input: str | None  # sample filename, or None for design
     params: dict[str, Any]
@@ -133,8 +135,13 @@ def _fetch_models(settings: Settings) -> None:
     except ImportError:
         return
     store = get_store(settings)
+
+    def log(message: str) -> None:  # models already present were listed by setup
+        if not message.endswith("present and verified"):
+            print(message, file=sys.stderr)
+
     try:
-        store.fetch(None, log=lambda m: print(m, file=sys.stderr))
+        store.fetch(None, log=log)
     except Exception as exc:  # offline with nothing cached: tools fall back and say so
         print(f"warning: could not fetch models ({exc}); local tools use their fallbacks",
               file=sys.stderr)

@@ -8,8 +8,11 @@ to every thread. `get_store` gives the process-wide store for the settings.
 from __future__ import annotations
 
 import builtins
+import os
+import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,12 +156,32 @@ class ModelStore:
         def load(files: builtins.list[Path]) -> TfliteModel:
             from ai_edge_litert.interpreter import Interpreter
 
-            it = Interpreter(model_path=str(files[0]), num_threads=self.threads)
-            it.allocate_tensors()
+            with _native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                it = Interpreter(model_path=str(files[0]), num_threads=self.threads)
+                it.allocate_tensors()
             return TfliteModel(it)
 
         model: TfliteModel | None = self._load_once(name, load)
         return model
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while native code loads a model.
+
+    The LiteRT runtime writes an INFO banner straight to fd 2 (no Python logging and
+    no setting turns it off); it is not the user's business. Python's own stderr is
+    flushed first and restored after, so nothing of ours is lost.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 _stores: dict[tuple[Path, int], ModelStore] = {}
