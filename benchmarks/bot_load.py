@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 
 from bot import start_bot
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.engine import Engine
 from tests.bot.fake_discord import FakeDiscord, FakeInteraction
 from tests.bot.scripted import Scripted
@@ -89,6 +89,20 @@ class FakeThread:
         self.call(self.fake.stop()).result()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
+
+
+def bench_settings(fake: FakeDiscord, guild_id: str, folder: Path, extra: str = "") -> Settings:
+    """Settings for a bot run against `fake` in `folder`; `extra` adds TOML sections."""
+    cfg = folder / "config.toml"
+    cfg.write_text(
+        f'[storage]\ndatabase = "bench.db"\nresults_dir = "results"\n'
+        f'[discord]\napi_base = "{fake.api_base}"\ngateway_url = "{fake.gateway_url}"\n'
+        f"dev_guild_id = {guild_id}\n"
+        f'[security]\nattachment_hosts = ["{fake.host}"]\n[logging]\nlevel = "WARNING"\n'
+        + extra,
+        encoding="utf-8",
+    )
+    return load_settings(cfg, env={"DISCORD_TOKEN": fake.token})
 
 
 def photo(seed: int, size: int = 384) -> bytes:
@@ -146,15 +160,7 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     guild = fake.add_guild("Load Test")
     channels = [fake.add_channel(guild, f"studio-{i}") for i in range(2)]
     members = [fake.add_member(guild, f"member{i}") for i in range(args.members)]
-    cfg = folder / "config.toml"
-    cfg.write_text(
-        f'[storage]\ndatabase = "bench.db"\nresults_dir = "results"\n'
-        f'[discord]\napi_base = "{fake.api_base}"\ngateway_url = "{fake.gateway_url}"\n'
-        f"dev_guild_id = {guild.id}\n"
-        f'[security]\nattachment_hosts = ["{fake.host}"]\n[logging]\nlevel = "WARNING"\n',
-        encoding="utf-8",
-    )
-    settings = load_settings(cfg, env={"DISCORD_TOKEN": fake.token})
+    settings = bench_settings(fake, guild.id, folder)
     engine = None
     if args.provider == "cpu":
         engine = await Engine.create(settings, providers={"local": Scripted(cpu_s=args.cpu_s)})

@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.bot_load import FakeThread, ledger_check, pct, photo
+from benchmarks.bot_load import FakeThread, bench_settings, ledger_check, pct, photo
 from bot import start_bot
-from core.config import load_settings
 from tests.bot.fake_discord import FakeDiscord, FakeInteraction
+from tests.core.burn import tree_rss_mb
 
 OUT = Path(__file__).parent / "results" / "isolation.md"
 
@@ -57,32 +57,6 @@ def smooth(side: int, seed: int) -> bytes:
     base = np.stack([x * 255, y * 255, (1 - x) * 200], axis=-1)
     base += rng.normal(0, 2, (side, side, 3))
     return png(base.clip(0, 255).astype(np.uint8))
-
-
-def tree_rss_mb(root: int) -> float:
-    """Resident memory (MB) of `root` and all its live descendants, from /proc."""
-    parent: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            statm = (d / "statm").read_text().split()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parent[int(d.name)] = int(fields[1])
-        rss[int(d.name)] = int(statm[1]) * page
-    total = 0
-    for pid, r in rss.items():
-        p = pid
-        while p and p != root and p in parent:
-            p = parent[p]
-        if p == root:
-            total += r
-    return total / 1e6
 
 
 async def sample_rss(peak: list[float], stop: asyncio.Event) -> None:
@@ -197,18 +171,11 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     channel = fake.add_channel(guild, "studio")
     victim = fake.add_member(guild, "victim")
     attackers = [fake.add_member(guild, f"attacker{i}") for i in range(args.attackers)]
-    cfg = folder / "config.toml"
-    cfg.write_text(
-        f'[storage]\ndatabase = "bench.db"\nresults_dir = "results"\n'
-        f'[discord]\napi_base = "{fake.api_base}"\ngateway_url = "{fake.gateway_url}"\n'
-        f"dev_guild_id = {guild.id}\n"
-        f'[security]\nattachment_hosts = ["{fake.host}"]\n[logging]\nlevel = "WARNING"\n'
-        f"[credits]\nstarting = 1000\n"
+    settings = bench_settings(
+        fake, guild.id, folder,
+        "[credits]\nstarting = 1000\n"
         # the victim sends 60 a minute; attackers are held by the running/queued limits
-        f"[limits]\nper_member_per_minute = 100\nper_server_per_minute = 1000\n",
-        encoding="utf-8",
-    )
-    settings = load_settings(cfg, env={"DISCORD_TOKEN": fake.token})
+        "[limits]\nper_member_per_minute = 100\nper_server_per_minute = 1000\n")
     args.budget_mb = args.budget_mb or settings.limits.memory_budget_mb
     images = await asyncio.to_thread(lambda: [photo(100 + i) for i in range(2 * args.victim_runs + 3)])
     big = await asyncio.to_thread(smooth, 2600, 3)  # encoded off the loop the bot shares

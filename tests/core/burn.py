@@ -72,12 +72,12 @@ class Burner(LocalProvider):
         return burn, (sendable, self.seconds, self.only)
 
 
-def tree_cpu_seconds(root: int | None = None) -> float:
-    """CPU time (user + system, s) of process `root` and every live descendant, from /proc."""
+def process_tree(root: int | None = None) -> dict[int, list[str]]:
+    """The /proc/PID/stat fields (after the command name) of process `root` (default:
+    this one) and every live descendant, by pid."""
     root = root or os.getpid()
-    tick = os.sysconf("SC_CLK_TCK")
     parent: dict[int, int] = {}
-    cpu: dict[int, float] = {}
+    fields: dict[int, list[str]] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -85,18 +85,29 @@ def tree_cpu_seconds(root: int | None = None) -> float:
             stat = (d / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
         pid = int(d.name)
-        parent[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
-    total = 0.0
-    for pid, t in cpu.items():
+        fields[pid] = stat[stat.rindex(")") + 2:].split()
+        parent[pid] = int(fields[pid][1])
+    tree = {}
+    for pid, f in fields.items():
         p = pid
         while p and p != root and p in parent:
             p = parent[p]
         if p == root:
-            total += t
-    return total
+            tree[pid] = f
+    return tree
+
+
+def tree_cpu_seconds(root: int | None = None) -> float:
+    """CPU time (user + system, s) of process `root` and every live descendant."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum((int(f[11]) + int(f[12])) / tick for f in process_tree(root).values())
+
+
+def tree_rss_mb(root: int | None = None) -> float:
+    """Resident memory (MB) of process `root` and every live descendant."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    return sum(int(f[21]) * page for f in process_tree(root).values()) / 1e6
 
 
 def busy_cpu_over(seconds: float) -> float:
