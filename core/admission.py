@@ -43,6 +43,8 @@ from core.tools.base import TOOLS, DesignParams, Params, parse_params
 
 @dataclass(frozen=True)
 class MemberLoad:
+    """A member's jobs in this process right now: counts, and how long (s) each running one has run."""
+
     running: int
     queued: int
     running_ages_s: list[float]  # how long each running job has run

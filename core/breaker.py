@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 @dataclass
 class CircuitBreaker:
+    """One provider/tool circuit: closed, open after `threshold` failures in a row,
+    half-open (one probe allowed) once `cooldown_s` seconds have passed.
+    """
+
     threshold: int
     cooldown_s: float
     clock: Callable[[], float] = time.monotonic
@@ -20,6 +24,7 @@ class CircuitBreaker:
 
     @property
     def state(self) -> str:
+        """"closed", "open" or "half-open", read from the failure count and the clock."""
         if self.opened_at is None:
             return "closed"
         if self.clock() - self.opened_at >= self.cooldown_s:
@@ -37,11 +42,13 @@ class CircuitBreaker:
         return False
 
     def retry_in(self) -> float:
+        """Seconds (>= 0) until an open circuit lets a probe through; 0 when closed."""
         if self.opened_at is None:
             return 0.0
         return max(0.0, self.cooldown_s - (self.clock() - self.opened_at))
 
     def record_success(self) -> None:
+        """Close the circuit: forget the failures and any probe in flight."""
         self.failures = 0
         self.opened_at = None
         self.probing = False
@@ -76,6 +83,7 @@ class Breakers:
 
     @staticmethod
     def key(provider: str, tool: str) -> str:
+        """The breaker key for a provider running a tool, e.g. "replicate/upscale"."""
         return f"{provider}/{tool}"
 
     def get(self, provider: str, tool: str) -> CircuitBreaker:
@@ -86,4 +94,5 @@ class Breakers:
         return self._by_key[k]
 
     def items(self) -> list[tuple[str, CircuitBreaker]]:
+        """Every breaker made so far as `(key, breaker)`, sorted by key."""
         return sorted(self._by_key.items())

@@ -108,6 +108,7 @@ class Budget:
 
     @property
     def heavy(self) -> bool:
+        """True when the job's peak memory puts it in the heavy lane (>= LIGHT_BYTES)."""
         return self.peak_bytes >= LIGHT_BYTES
 
 
@@ -127,6 +128,7 @@ def contention(settings: Settings) -> float:
 
 
 def memory_slots(settings: Settings) -> int:
+    """How many jobs of `limits.max_job_memory_mb` fit in `limits.memory_budget_mb` (at least 1)."""
     lim = settings.limits
     return max(1, lim.memory_budget_mb // lim.max_job_memory_mb)
 
@@ -332,6 +334,7 @@ def _check(
 
 
 def fits(b: Budget, settings: Settings) -> bool:
+    """True when the estimate is within both the time limit (s) and the per-job memory limit."""
     return (b.seconds <= time_limit_s(settings)
             and b.peak_bytes <= settings.limits.max_job_memory_mb * MB)
 

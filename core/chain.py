@@ -73,9 +73,11 @@ class AttemptRecord:
 class ChainRecorder(Protocol):
     """Where the chain writes what happened (the engine stores it in SQLite)."""
 
-    async def attempt(self, record: AttemptRecord) -> None: ...
+    async def attempt(self, record: AttemptRecord) -> None:
+        """Store one provider attempt (outcome, latency, cost) for accounting."""
 
-    async def breaker(self, key: str, breaker: CircuitBreaker) -> None: ...
+    async def breaker(self, key: str, breaker: CircuitBreaker) -> None:
+        """Store a breaker's new state under `key` (provider/tool) after it changed."""
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ def tool_params(tool: str, a: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `studio` command on `argv` (default sys.argv). Exit code: 0 done, 1 bad config or
+    failed command (StudioError), 2 refused request (UserError), 130 Ctrl-C."""
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
@@ -379,6 +381,8 @@ def _copy_new(src: Path, dest: Path) -> Path:
 
 
 def result_json(result: JobResult, outputs: list[str]) -> dict[str, Any]:
+    """The result as `studio run --json` prints it: ids, status, cost, `outputs` (file
+    paths), the tool's `data`, and the error's type and message when it failed."""
     err = None
     if result.error is not None:
         err = {"type": type(result.error).__name__, "message": str(result.error)}

@@ -12,6 +12,7 @@ from core.config import Settings
 
 
 async def open_engine(settings: Settings) -> Any:
+    """A started Engine for a maintenance command (no rate limits: it is the operator's machine)."""
     from core.engine import Engine
 
     engine = await Engine.create(settings, rate_limits=False)  # the operator's own machine
@@ -20,6 +21,9 @@ async def open_engine(settings: Settings) -> Any:
 
 
 def models_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`studio models list|fetch`: list the cache, or fetch models into it (0 on success;
+    a failed fetch raises ModelFetchError).
+    """
     from core.models import format_rows, get_store
 
     store = get_store(settings)
@@ -36,6 +40,7 @@ def models_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def db_upgrade(settings: Settings) -> int:
+    """`studio db upgrade`: apply pending migrations and print the schema version; returns 0."""
     from core.storage.db import Database
 
     db = await Database.open(settings.database_path, upgrade=False)
@@ -50,6 +55,7 @@ async def db_upgrade(settings: Settings) -> int:
 
 
 async def credits_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`studio credits grant|balance`: grant credits, or show a wallet; returns 0."""
     engine = await open_engine(settings)
     try:
         if args.credits_cmd == "grant":
@@ -66,6 +72,7 @@ async def credits_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`studio stats [--json]`: per-tool runs, failures, latency and credits; exit code 0."""
     from core.stats import collect_stats
     from core.storage.db import Database
 
@@ -82,6 +89,9 @@ async def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def format_stats(stats: dict[str, Any]) -> str:
+    """The stats from `collect_stats` as fixed-width text: runs per tool and provider,
+    failures by type, attempts per provider with its circuit, and the ledger totals.
+    """
     lines = ["tool        provider   runs  ok  failed  canceled  avg ms  credits"]
     for r in stats["tools"]:
         lines.append(f"{r['tool']:<11} {r['provider']:<10} {r['runs']:>4} {r['successes']:>3} "
@@ -108,6 +118,9 @@ def format_stats(stats: dict[str, Any]) -> str:
 
 
 async def providers_command(settings: Settings, *, doctor: bool) -> int:
+    """`studio providers [--doctor]`: each provider's key status, circuit and last error;
+    with `doctor`, also the database path and the model cache. Returns 0.
+    """
     from core.providers.registry import provider_status
     from core.stats import collect_stats
     from core.storage.db import Database

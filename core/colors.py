@@ -32,6 +32,7 @@ def parse_color(text: str) -> tuple[int, int, int] | None:
 
 
 def hex_of(rgb: tuple[int, int, int]) -> str:
+    """An `(r, g, b)` triple of 0..255 ints as "#rrggbb" (lower case)."""
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 

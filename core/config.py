@@ -25,11 +25,15 @@ class _Section(BaseModel):
 
 
 class StorageSettings(_Section):
+    """`[storage]`: where the database and result files live (relative to the config file)."""
+
     database: Path = Path("data/studio.db")
     results_dir: Path = Path("data/results")
 
 
 class DiscordSettings(_Section):
+    """`[discord]`: the API and gateway the bot talks to, command sync, progress edits (s)."""
+
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
     dev_guild_id: int | None = None
@@ -38,11 +42,14 @@ class DiscordSettings(_Section):
 
 
 class ModelsSettings(_Section):
+    """`[models]`: the local model cache, the upscale quality and inference threads."""
+
     dir: Path | None = None  # default: $LUNEO_MODELS_DIR or ~/.cache/luneo-studio/models
     upscale_quality: Literal["fast", "best"] = "fast"
     threads: int = Field(default=2, ge=1, le=64)
 
     def cache_dir(self) -> Path:
+        """The model cache: `dir`, else $LUNEO_MODELS_DIR, else ~/.cache/luneo-studio/models."""
         if self.dir is not None:
             return self.dir.expanduser()
         env = os.environ.get("LUNEO_MODELS_DIR")
@@ -52,6 +59,8 @@ class ModelsSettings(_Section):
 
 
 class CreditsSettings(_Section):
+    """`[credits]`: a new wallet's balance, the daily allowance, cache-hit cost, CLI top-up."""
+
     starting: int = Field(default=10, ge=0, le=MAX_CREDITS)
     daily: int = Field(default=5, ge=0, le=MAX_CREDITS)
     cache_hit_cost: int = Field(default=0, ge=0, le=MAX_CREDITS)
@@ -59,6 +68,8 @@ class CreditsSettings(_Section):
 
 
 class LimitsSettings(_Section):
+    """`[limits]`: rate limits (per minute), queue sizes, running slots, time and memory caps."""
+
     per_member_per_minute: int = Field(default=10, ge=1)
     per_server_per_minute: int = Field(default=120, ge=1)
     per_member_running: int = Field(default=2, ge=1)
@@ -83,11 +94,15 @@ class LimitsSettings(_Section):
 
 
 class JobsSettings(_Section):
+    """`[jobs]`: a job's deadline (s) and what a restart does with unfinished jobs."""
+
     deadline_s: float = Field(default=600.0, gt=0)
     recover: Literal["resume", "refund"] = "resume"
 
 
 class RetrySettings(_Section):
+    """`[retry]`: attempts per provider and the backoff delays (s)."""
+
     max_attempts: int = Field(default=3, ge=1, le=10)
     base_delay_s: float = Field(default=0.5, ge=0)
     max_delay_s: float = Field(default=8.0, ge=0)
@@ -95,11 +110,15 @@ class RetrySettings(_Section):
 
 
 class BreakerSettings(_Section):
+    """`[breaker]`: failures in a row that open a circuit, and its cooldown (s)."""
+
     failure_threshold: int = Field(default=5, ge=1)
     cooldown_s: float = Field(default=60.0, ge=0)
 
 
 class OpenAISettings(_Section):
+    """`[providers.openai]`: endpoint, image model, moderation, quality, timeout (s)."""
+
     base_url: str | None = None
     model: str = "gpt-image-1.5"
     moderation: bool = True
@@ -108,6 +127,8 @@ class OpenAISettings(_Section):
 
 
 class ReplicateSettings(_Section):
+    """`[providers.replicate]`: endpoint, the model per tool, timeouts (s)."""
+
     base_url: str = "https://api.replicate.com"
     design_model: str = "black-forest-labs/flux-schnell"
     remove_bg_model: str = (
@@ -121,24 +142,32 @@ class ReplicateSettings(_Section):
 
 
 class RemoveBgSettings(_Section):
+    """`[providers.removebg]`: endpoint, output size, timeout (s)."""
+
     base_url: str = "https://api.remove.bg"
     size: Literal["preview", "full", "auto"] = "auto"
     timeout_s: float = Field(default=60.0, gt=0)
 
 
 class ProvidersSettings(_Section):
+    """`[providers.*]`: one section per remote provider."""
+
     openai: OpenAISettings = OpenAISettings()
     replicate: ReplicateSettings = ReplicateSettings()
     removebg: RemoveBgSettings = RemoveBgSettings()
 
 
 class ToolSettings(_Section):
+    """`[tools.<id>]`: whether the tool is on, its cost (-1: default) and its provider chain."""
+
     enabled: bool = True
     cost: int = Field(default=-1, ge=-1, le=MAX_CREDITS)  # -1: the tool's default cost
     providers: tuple[str, ...] = ()  # empty: the tool's default chain
 
 
 class SecuritySettings(_Section):
+    """`[security]`: allowed attachment hosts, input size (bytes) and pixel caps, prompt blocklist."""
+
     attachment_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
     max_input_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(default=40_000_000, ge=1024)
@@ -146,11 +175,15 @@ class SecuritySettings(_Section):
 
 
 class LoggingSettings(_Section):
+    """`[logging]`: level, and JSON lines or plain text."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = True
 
 
 class MetricsSettings(_Section):
+    """`[metrics]`: the Prometheus port on 127.0.0.1 (0: off)."""
+
     prometheus_port: int = Field(default=0, ge=0, le=65535)  # 0: off
 
 
@@ -166,6 +199,8 @@ SECRET_ENV_VARS: dict[str, str] = {
 
 
 class Secrets(BaseModel):
+    """API keys and the bot token, read from the environment only (SECRET_ENV_VARS)."""
+
     model_config = ConfigDict(frozen=True)
 
     discord_token: SecretStr | None = None
@@ -175,6 +210,7 @@ class Secrets(BaseModel):
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        """The secrets set (non-blank) in `env` (default os.environ), by SECRET_ENV_VARS."""
         env = dict(os.environ) if env is None else env
         found = {field: env.get(name, "").strip() for name, field in SECRET_ENV_VARS.items()}
         return cls(**{field: SecretStr(v) for field, v in found.items() if v})
@@ -194,6 +230,9 @@ _PROVIDER_NAMES = {"openai", "replicate", "removebg", "local"}
 
 
 class Settings(_Section):
+    """Every setting, validated and frozen. Relative paths resolve against `base_dir`:
+    the config file's folder, or the per-user data folder when there is no file."""
+
     storage: StorageSettings = StorageSettings()
     discord: DiscordSettings = DiscordSettings()
     models: ModelsSettings = ModelsSettings()
@@ -221,13 +260,16 @@ class Settings(_Section):
         return self
 
     def tool(self, tool: str) -> ToolSettings:
+        """The `[tools.<tool>]` section, or the defaults when it is absent."""
         return self.tools.get(tool, ToolSettings())
 
     def tool_cost(self, tool: str) -> int:
+        """The tool's configured cost in credits, or its default when unset (-1)."""
         c = self.tool(tool).cost
         return TOOLS[tool].default_cost if c < 0 else c
 
     def tool_chain(self, tool: str) -> tuple[str, ...]:
+        """The provider names to try, in order: the configured chain or the tool's default."""
         return self.tool(tool).providers or TOOLS[tool].default_providers
 
     def path(self, p: Path) -> Path:
@@ -237,10 +279,12 @@ class Settings(_Section):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite database file, resolved against the config folder."""
         return self.path(self.storage.database)
 
     @property
     def results_path(self) -> Path:
+        """The result store's folder, resolved against the config folder."""
         return self.path(self.storage.results_dir)
 
 
@@ -254,6 +298,10 @@ def _first_error_line(exc: ValidationError) -> str:
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """The config file to load: `explicit`, else ./config.toml if present, else
+    $LUNEO_CONFIG, else None (defaults only). Raises ConfigError when the file named by
+    `explicit` or $LUNEO_CONFIG does not exist.
+    """
     if explicit:
         p = Path(explicit)
         if not p.is_file():

@@ -42,6 +42,8 @@ def check_amount(value: int, field: str, *, low: int = 0, high: int = MAX_CREDIT
 
 @dataclass(frozen=True)
 class Wallet:
+    """A member's wallet in one guild: balance (credits) and the UTC day of the last daily claim."""
+
     guild_id: str
     member_id: str
     balance: int
@@ -49,11 +51,14 @@ class Wallet:
 
     @property
     def daily_available(self) -> bool:
+        """True when the member has not claimed the daily allowance this UTC day."""
         return self.last_daily != utc_today()
 
 
 @dataclass(frozen=True)
 class LedgerRow:
+    """One ledger entry: signed `delta` (credits), its kind, job or actor, and the balance after."""
+
     id: int
     at: float
     delta: int
@@ -65,10 +70,12 @@ class LedgerRow:
 
 
 def utc_today() -> str:
+    """Today in UTC as "YYYY-MM-DD" (the daily allowance resets at 00:00 UTC)."""
     return datetime.now(UTC).date().isoformat()
 
 
 def until_next_utc_day() -> timedelta:
+    """Time left until the next 00:00 UTC, when the daily allowance resets."""
     now = datetime.now(UTC)
     tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return tomorrow - now
@@ -90,6 +97,7 @@ class Credits:
 
     # -- inside a caller's transaction (sync: runs on the database thread) ---------------
     def ensure_wallet_in(self, conn: sqlite3.Connection, guild: str, member: str) -> None:
+        """Create the member's wallet with the starting balance (ledger row `start`) if it is new."""
         if (guild, member) in self._known:
             return
         starting = check_amount(self._starting(guild), "starting_credits")
@@ -129,6 +137,7 @@ class Credits:
         return balance
 
     def settle_in(self, conn: sqlite3.Connection, job_id: str) -> bool:
+        """Mark the job's hold settled (the credits are spent); False if it was not held."""
         cur = conn.execute(
             "UPDATE holds SET state = 'settled', closed_at = ? WHERE job_id = ? AND state = 'held'",
             (time.time(), job_id),
@@ -171,10 +180,12 @@ class Credits:
         return True
 
     def balance_in(self, conn: sqlite3.Connection, guild: str, member: str) -> int:
+        """The member's balance in credits, inside the caller's transaction."""
         return _balance(conn, guild, member)
 
     # -- public operations, each one transaction in one trip to the database thread -----
     async def wallet(self, guild: str, member: str) -> Wallet:
+        """The member's wallet, created with the starting balance on first use."""
         def op(c: sqlite3.Connection) -> Wallet:
             self.ensure_wallet_in(c, guild, member)
             row = c.execute(
@@ -186,6 +197,7 @@ class Credits:
         return await self.db.run_tx(op)
 
     async def balance(self, guild: str, member: str) -> int:
+        """The member's balance in credits (the wallet is created on first use)."""
         return (await self.wallet(guild, member)).balance
 
     async def claim_daily(self, guild: str, member: str) -> tuple[int, int]:
@@ -282,6 +294,7 @@ class Credits:
         return await self.db.run_tx(op)
 
     async def history(self, guild: str, member: str, limit: int = 10) -> list[LedgerRow]:
+        """The member's last `limit` ledger rows, newest first."""
         rows = await self.db.fetchall(
             "SELECT id, at, delta, kind, job_id, actor_id, reason, balance_after FROM ledger "
             "WHERE guild_id = ? AND member_id = ? ORDER BY id DESC LIMIT ?",
@@ -290,6 +303,7 @@ class Credits:
         return [LedgerRow(*tuple(r)) for r in rows]
 
     async def top(self, guild: str, limit: int = 10) -> list[tuple[str, int]]:
+        """The guild's `limit` largest balances as `(member_id, balance)`, largest first."""
         rows = await self.db.fetchall(
             "SELECT member_id, balance FROM wallets WHERE guild_id = ? "
             "ORDER BY balance DESC, member_id LIMIT ?",

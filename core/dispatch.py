@@ -81,10 +81,12 @@ class InProcessDispatcher:
         runner.on_end = self._ended
 
     def start(self) -> None:
+        """Start running queued jobs (jobs enqueued before this wait)."""
         self._started = True
         self._pump()
 
     def enqueue(self, job: LiveJob) -> int:
+        """Queue `job`; returns its queue position (1 = next), or 0 when it started at once."""
         self._live[job.rec.id] = job
         self._queue.append(job.rec.id)
         self._pump()
@@ -96,10 +98,12 @@ class InProcessDispatcher:
         return position
 
     def get(self, job_id: str) -> LiveJob | None:
+        """The live (queued or running) job with this id here, or None."""
         job = self._live.get(job_id)
         return job if job is not None and not job.future.done() else None
 
     def member_load(self, guild: str, member: str) -> MemberLoad:
+        """The member's running and queued jobs in this process, and how long (s) each has run."""
         now = time.monotonic()
         queued, ages = 0, []
         for job in self._live.values():
@@ -162,11 +166,13 @@ class InProcessDispatcher:
         self.emit(JobEvent(kind, job.rec.id, job.rec, result=result))
 
     def remember(self, result: JobResult) -> None:
+        """Keep `result` for `wait()` (the last 1000 results)."""
         self._recent[result.job_id] = result
         while len(self._recent) > 1000:
             self._recent.popitem(last=False)
 
     async def wait(self, job_id: str) -> JobResult | None:
+        """The job's result once it ends; None when the id is unknown here."""
         job = self._live.get(job_id)
         if job is not None:
             return await asyncio.shield(job.future)
@@ -195,6 +201,9 @@ class InProcessDispatcher:
         return CancelOutcome.CANCELED
 
     async def close(self, grace_s: float) -> None:
+        """Stop starting jobs; running ones get `grace_s` seconds, then are stopped (their
+        rows stay active and are resumed or refunded at the next start).
+        """
         self._closing = True
         for job in self._live.values():
             if job.rec.id not in self._running:
@@ -216,6 +225,7 @@ class InProcessDispatcher:
 
     @property
     def closing(self) -> bool:
+        """True once `close()` has begun."""
         return self._closing
 
 

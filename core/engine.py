@@ -224,7 +224,7 @@ class Engine:
         return self.runner.result(rec, balance)
 
     async def run(self, req: JobRequest) -> JobResult:
-        """submit + wait."""
+        """Submit the request, then wait for its result (`submit` + `wait`)."""
         handle = await self.submit(req)
         return await self.wait(handle.job_id)
 

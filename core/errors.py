@@ -36,12 +36,16 @@ class UserError(StudioError):
 
 
 class InvalidInput(UserError):
+    """A parameter or attachment is wrong; `field` names it (None: the request as a whole)."""
+
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
 
 class InsufficientCredits(UserError):
+    """The member's balance is below the job's cost; `needed` and `balance` in credits."""
+
     def __init__(self, needed: int, balance: int) -> None:
         super().__init__(
             f"This costs {needed} credit{'s' if needed != 1 else ''} but your balance is "
@@ -52,6 +56,8 @@ class InsufficientCredits(UserError):
 
 
 class RateLimited(UserError):
+    """Too many jobs this minute for the member or the server; `retry_after` in seconds."""
+
     def __init__(self, retry_after: float, scope: str = "member") -> None:
         who = "You are" if scope == "member" else "This server is"
         super().__init__(
@@ -62,6 +68,8 @@ class RateLimited(UserError):
 
 
 class QueueFull(UserError):
+    """The member already has the most jobs running and queued allowed; `retry_after` in seconds."""
+
     def __init__(self, retry_after: float, running: int, queued: int) -> None:
         super().__init__(
             f"You already have {running} job(s) running and {queued} waiting; "
@@ -71,6 +79,8 @@ class QueueFull(UserError):
 
 
 class ToolDisabled(UserError):
+    """The tool is switched off on this server (or in config.toml)."""
+
     def __init__(self, tool: str) -> None:
         super().__init__(f"The {tool} tool is disabled on this server.")
         self.tool = tool
@@ -122,6 +132,8 @@ class PermanentProviderError(ProviderError):
 
 
 class AllProvidersFailed(StudioError):
+    """Every provider in the chain failed or was skipped; `reasons` is `(provider, why)` in order."""
+
     def __init__(self, tool: str, reasons: list[tuple[str, str]]) -> None:
         detail = "; ".join(f"{p}: {r}" for p, r in reasons) or "no provider available"
         super().__init__(f"every provider failed for {tool} ({detail})")

@@ -62,6 +62,7 @@ class Whole(GuildSetting):
     hi: int = 0
 
     def parse(self, value: Any) -> int:
+        """The text or number given -> an int in `lo..hi`; InvalidInput otherwise."""
         try:
             n = int(str(value).strip())
         except ValueError:
@@ -71,6 +72,7 @@ class Whole(GuildSetting):
         return n
 
     def load(self, stored: Any) -> int:
+        """The stored JSON value as an int."""
         return int(stored)
 
 
@@ -83,15 +85,18 @@ class Switch(GuildSetting):
     """On or off."""
 
     def parse(self, value: Any) -> bool:
+        """on/off, true/false, yes/no, 1/0, enabled/disabled -> a bool; InvalidInput otherwise."""
         s = str(value).strip().lower()
         if s in _ON or s in _OFF:
             return s in _ON
         raise self._invalid("say on or off.")
 
     def show(self, value: Any) -> str:
+        """"on" or "off"."""
         return "on" if value else "off"
 
     def load(self, stored: Any) -> bool:
+        """The stored JSON value as a bool."""
         return bool(stored)
 
 
@@ -108,6 +113,7 @@ class RoleId(GuildSetting):
     unset: str = "none"
 
     def parse(self, value: Any) -> str | None:
+        """One numeric role id, or None for "none"/"off"/empty; InvalidInput otherwise."""
         items = [] if str(value).strip().lower() in ("", "none", "off") else _ids(value)
         for item in items:
             if not item.isdigit():
@@ -115,6 +121,7 @@ class RoleId(GuildSetting):
         return items[0] if items else None
 
     def show(self, value: Any) -> str:
+        """The role id, or `unset` when there is none."""
         return str(value) if value else self.unset
 
 
@@ -125,6 +132,7 @@ class ChannelIds(GuildSetting):
     unset: str = "all channels"
 
     def parse(self, value: Any) -> list[str]:
+        """Numeric channel ids (comma or space separated); [] for "all"/"none"/empty."""
         if str(value).strip().lower() in ("", "all", "none", "any"):
             return []
         items = _ids(value)
@@ -134,9 +142,11 @@ class ChannelIds(GuildSetting):
         return items
 
     def show(self, value: Any) -> str:
+        """The ids comma separated, or `unset` (every channel) when there are none."""
         return ", ".join(value) if value else self.unset
 
     def load(self, stored: Any) -> tuple[str, ...]:
+        """The stored JSON list as a tuple of id strings."""
         return tuple(str(c) for c in stored)
 
 
@@ -183,6 +193,8 @@ RENAMED = {
 
 @dataclass(frozen=True)
 class ToolConfig:
+    """One tool's effective setting on a server: switched on, and its cost in credits."""
+
     enabled: bool
     cost: int
 
@@ -245,6 +257,8 @@ def _effective(settings: Settings, overrides: dict[str, Any]) -> GuildSettings:
 
 
 class GuildConfig:
+    """Per-server overrides of config.toml, kept in the database and cached in memory."""
+
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
@@ -252,6 +266,7 @@ class GuildConfig:
         self._effective: dict[str, GuildSettings] = {}
 
     async def load(self) -> None:
+        """Read every server's overrides from the database (at startup); clears the cache."""
         rows = await self.db.fetchall("SELECT guild_id, key, value FROM guild_settings")
         self._overrides = _overrides(rows)
         self._effective = {}
@@ -308,6 +323,8 @@ class GuildConfig:
         return out
 
     async def log(self, guild: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The server's last `limit` setting changes, newest first: key, old and new value, actor,
+        time."""
         rows = await self.db.fetchall(
             "SELECT key, old_value, new_value, actor_id, at FROM config_log WHERE guild_id = ? "
             "ORDER BY id DESC LIMIT ?",

@@ -31,6 +31,8 @@ _FORMAT_NAMES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 
 @dataclass
 class DecodedImage:
+    """A safely decoded upload: the image, its source format, its size (px) and what was done to it."""
+
     image: Image.Image  # RGB or RGBA (straight alpha), 8-bit, upright, untagged sRGB
     format: str
     width: int
@@ -259,6 +261,7 @@ def _srgb() -> ImageCms.ImageCmsProfile:
 
 
 def encode_png(img: Image.Image) -> bytes:
+    """`img` as PNG bytes (zlib level 6, no optimisation pass)."""
     buf = io.BytesIO()
     img.save(buf, "PNG", optimize=False, compress_level=6)
     return buf.getvalue()
@@ -305,4 +308,5 @@ def _mime_of(data: bytes) -> str:
 
 
 def mime_of(data: bytes) -> str:
+    """The MIME type of encoded image bytes from their magic number, e.g. "image/png"."""
     return _mime_of(data)

@@ -42,6 +42,8 @@ class JobRequest:
 
 @dataclass
 class JobRecord:
+    """One row of `jobs`: who asked for what, its state, cost (credits) and result."""
+
     id: str
     guild_id: str
     member_id: str
@@ -68,6 +70,7 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> JobRecord:
+        """The record for a `SELECT * FROM jobs` row (JSON columns decoded)."""
         d = dict(row)
         return cls(
             id=d["id"], guild_id=d["guild_id"], member_id=d["member_id"],
@@ -83,6 +86,8 @@ class JobRecord:
 
 @dataclass
 class JobResult:
+    """How a job ended: status, provider, credits charged, the balance after, files, data, error."""
+
     job_id: str
     tool: str
     status: str  # succeeded | failed | canceled
@@ -100,11 +105,14 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
+        """True when the job succeeded."""
         return self.status == "succeeded"
 
 
 @dataclass
 class JobEvent:
+    """Something that happened to a job, for front ends: `kind` plus the fields that kind uses."""
+
     kind: str  # queued started attempt retrying fallback progress done failed canceled resumed refunded
     job_id: str
     job: JobRecord
@@ -119,6 +127,8 @@ class JobEvent:
 
 @dataclass
 class JobHandle:
+    """What `submit` returns: the job id, its cost, queue position (0: started), cache hit, balance."""
+
     job_id: str
     cost: int
     position: int
@@ -134,6 +144,7 @@ _INSERT = (
 
 
 def insert_job(conn: sqlite3.Connection, rec: JobRecord) -> None:
+    """Insert `rec` as a new `jobs` row inside the caller's transaction."""
     conn.execute(
         _INSERT,
         (rec.id, rec.guild_id, rec.member_id, rec.channel_id, rec.tool, json.dumps(rec.params),
@@ -144,8 +155,8 @@ def insert_job(conn: sqlite3.Connection, rec: JobRecord) -> None:
 
 
 async def mark_running(db: Database, rec: JobRecord) -> bool:
-    """queued -> running, conditionally: False (nothing written) if the job has already
-    left the queue, e.g. it was canceled first."""
+    """Move the job from queued to running, conditionally: False (nothing written) if
+    the job has already left the queue, e.g. it was canceled first."""
     started, owner = time.time(), PROCESS_OWNER
 
     def tx(conn: sqlite3.Connection) -> bool:
@@ -181,6 +192,7 @@ def finish_job_in(conn: sqlite3.Connection, rec: JobRecord) -> bool:
 async def record_delivery(
     db: Database, job_id: str, channel_id: str, message_id: str, url: str | None
 ) -> None:
+    """Remember where the result was posted (channel, message, link) for /history."""
     await db.execute(
         "UPDATE jobs SET result_channel_id = ?, result_message_id = ?, result_url = ? "
         "WHERE id = ?",
@@ -189,11 +201,13 @@ async def record_delivery(
 
 
 async def get_job(db: Database, job_id: str) -> JobRecord | None:
+    """The job with this id, or None."""
     row = await db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
     return JobRecord.from_row(row) if row else None
 
 
 async def active_jobs(db: Database) -> list[JobRecord]:
+    """Every queued or running job, oldest first (recovery after a restart)."""
     rows = await db.fetchall(
         "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at"
     )
@@ -201,6 +215,7 @@ async def active_jobs(db: Database) -> list[JobRecord]:
 
 
 async def history(db: Database, guild: str, member: str, limit: int) -> list[JobRecord]:
+    """The member's last `limit` jobs in the guild, newest first."""
     rows = await db.fetchall(
         "SELECT * FROM jobs WHERE guild_id = ? AND member_id = ? ORDER BY created_at DESC LIMIT ?",
         (guild, member, limit),

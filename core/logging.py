@@ -45,6 +45,7 @@ class PlainFormatter(logging.Formatter):
         self._scrubber = _Scrubber(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as plain text, with every secret value replaced by ***."""
         return self._scrubber.scrub(super().format(record))
 
 
@@ -56,6 +57,7 @@ class JsonFormatter(logging.Formatter):
         self._scrubber = _Scrubber(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line (ts, level, logger, msg, extras), secrets replaced by ***."""
         out: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",

@@ -22,6 +22,8 @@ class _Series:
 
 
 class Metrics:
+    """In-memory counters per (tool, provider) since start: runs, failures, latency, credits, cost."""
+
     def __init__(self) -> None:
         self._series: dict[tuple[str, str], _Series] = defaultdict(_Series)
 
@@ -29,6 +31,8 @@ class Metrics:
         self, tool: str, provider: str, *, ok: bool, latency_ms: float, credits: int = 0,
         failure: str | None = None, cost_usd: float = 0.0,
     ) -> None:
+        """Count one finished job: `latency_ms` in ms, `credits` charged, `cost_usd` upstream,
+        `failure` its error type."""
         s = self._series[(tool, provider)]
         s.runs += 1
         s.latency_ms_sum += latency_ms
@@ -40,6 +44,7 @@ class Metrics:
             s.failures[failure or "error"] += 1
 
     def snapshot(self) -> list[dict[str, object]]:
+        """The counters as one dict per (tool, provider), sorted; latency as an average in ms."""
         return [
             {
                 "tool": tool, "provider": provider, "runs": s.runs, "successes": s.successes,
@@ -51,6 +56,7 @@ class Metrics:
         ]
 
     def prometheus(self) -> str:
+        """The counters in the Prometheus text exposition format."""
         lines = [
             "# TYPE luneo_runs_total counter", "# TYPE luneo_failures_total counter",
             "# TYPE luneo_latency_ms_sum counter", "# TYPE luneo_credits_total counter",

@@ -12,6 +12,8 @@ log = logging.getLogger(__name__)
 
 
 async def start_metrics_server(metrics: Metrics, port: int, host: str = "127.0.0.1") -> web.AppRunner:
+    """Serve `metrics` in Prometheus format at http://host:port/metrics; returns the runner to clean
+    up."""
     async def handle(_request: web.Request) -> web.Response:
         return web.Response(text=metrics.prometheus(), content_type="text/plain", charset="utf-8")
 

@@ -72,6 +72,7 @@ class WorkerProgress:
         self.job_id = job_id
 
     def __call__(self, fraction: float, message: str) -> None:
+        """Send `(job_id, fraction 0..1, message)` to the parent's progress reader."""
         if _progress_queue is not None:
             _progress_queue.put((self.job_id, fraction, message))
 

@@ -36,5 +36,6 @@ class TokenBuckets:
         return 0.0 if b.tokens >= 1.0 else (1.0 - b.tokens) * 60.0 / per_minute
 
     def take(self, key: str, per_minute: int) -> None:
+        """Spend one token from the bucket `key` (it may go below zero)."""
         b = self._refill(key, per_minute)
         b.tokens -= 1.0

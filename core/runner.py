@@ -317,6 +317,7 @@ class SqliteRecorder:
         self.db = db
 
     async def attempt(self, r: AttemptRecord) -> None:
+        """Insert one `provider_attempts` row."""
         await self.db.execute(
             "INSERT INTO provider_attempts (job_id, tool, provider, attempt, model, request_id, "
             "outcome, error, cost_usd, upstream_credits, latency_ms, at) "
@@ -326,6 +327,7 @@ class SqliteRecorder:
         )
 
     async def breaker(self, key: str, breaker: CircuitBreaker) -> None:
+        """Upsert the provider's circuit state into `provider_state`."""
         args: tuple[Any, ...] = (key, breaker.state, breaker.failures,
                                  breaker.opened_at and time.time(), breaker.last_error, time.time())
         await self.db.execute(

@@ -14,6 +14,8 @@ async def collect_stats(
     db: Database, breakers: Breakers | None = None,
     metrics: Metrics | None = None,
 ) -> dict[str, Any]:
+    """Everything `studio stats` and /stats show, from the database (and live breakers/metrics when
+    given)."""
     tools = [dict(r) for r in await db.fetchall(
         "SELECT tool, COALESCE(provider, '-') AS provider, COUNT(*) AS runs, "
         "SUM(state = 'succeeded') AS successes, SUM(state = 'failed') AS failures, "

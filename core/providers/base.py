@@ -57,6 +57,8 @@ class Attempt:
 
 @dataclass(frozen=True)
 class ProviderRequest:
+    """Everything a provider gets for one attempt; the same object across retries."""
+
     job_id: str
     tool: str
     params: Params
@@ -72,6 +74,8 @@ class ProviderRequest:
 
 @dataclass
 class ProviderResult:
+    """A provider's answer: the encoded files, the tool's structured data, a note, the model used."""
+
     files: list[OutputFile]
     data: dict[str, Any]  # tool's structured result (PRODUCT.md §7 `data`)
     note: str | None = None  # e.g. "offline template renderer", "no model: Lanczos"
@@ -89,6 +93,7 @@ class Provider:
         return True, ""
 
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Do the tool's work; raises a ProviderError subclass (transient, permanent, rejected)."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
@@ -105,6 +110,7 @@ class RemoteProvider(Provider):
         self._key = key
 
     def available(self) -> tuple[bool, str]:
+        """(True, "") when the key is set, else (False, which variable to set)."""
         if self._key is None:
             return False, f"{self.key_env} is not set"
         return True, ""
@@ -124,6 +130,7 @@ class LocalProvider(Provider):
     pool: LocalProcessPool | None = None
 
     def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Do the work on a thread (blocking); subclasses implement it."""
         raise NotImplementedError
 
     def isolated_call(
@@ -134,6 +141,8 @@ class LocalProvider(Provider):
         return None
 
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Run `isolated_call` in a worker process when there is a pool, else `run_sync` on a
+        thread."""
         call = self.isolated_call(req) if self.pool is not None else None
         if call is None or self.pool is None:
             loop = asyncio.get_running_loop()

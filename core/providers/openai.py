@@ -81,6 +81,7 @@ PRICES: dict[str, dict[str, tuple[float, float]]] = {
 
 
 def estimate_cost(model: str, quality: str, size: str) -> float:
+    """The list price in USD of one image for this model, quality and size."""
     table = PRICES.get(model) or PRICES["gpt-image-1.5"]
     low, medium, high = table["low"], table["medium"], table["high"]
     row = {"low": low, "medium": medium, "high": high}.get(quality, medium)
@@ -88,6 +89,8 @@ def estimate_cost(model: str, quality: str, size: str) -> float:
 
 
 class OpenAIProvider(RemoteProvider):
+    """Design through the OpenAI Images API (`gpt-image-*`)."""
+
     name: ClassVar[str] = NAME
     key_env: ClassVar[str] = "OPENAI_API_KEY"
     tools: ClassVar[frozenset[str]] = frozenset({"design"})
@@ -110,11 +113,14 @@ class OpenAIProvider(RemoteProvider):
         return self._client
 
     async def aclose(self) -> None:
+        """Close the HTTP client, if one was opened."""
         if self._client is not None:
             await self._client.close()
             self._client = None
 
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Generate the design; maps SDK errors onto the error tree (429/5xx transient, policy
+        rejected)."""
         if req.tool != "design" or not isinstance(req.params, DesignParams):
             raise PermanentProviderError(f"openai does not run {req.tool}", provider=NAME)
         params = req.params

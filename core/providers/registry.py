@@ -19,6 +19,7 @@ REMOTE = {  # name -> (module, class, the environment variable with its key)
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
+    """The local provider, plus each remote provider whose key is set in the environment."""
     providers: dict[str, Provider] = {"local": LocalStudioProvider(settings)}
     for name, (module, cls, env) in REMOTE.items():
         if settings.secrets.by_env(env) is None:

@@ -54,6 +54,8 @@ _REASONS: dict[str, str] = {
 
 
 class RemoveBgProvider(RemoteProvider):
+    """Background removal through the remove.bg API."""
+
     name: ClassVar[str] = NAME
     key_env: ClassVar[str] = "REMOVEBG_API_KEY"
     tools: ClassVar[frozenset[str]] = frozenset({"remove-bg"})
@@ -76,11 +78,14 @@ class RemoveBgProvider(RemoteProvider):
         return self._client
 
     async def aclose(self) -> None:
+        """Close the HTTP client, if one was opened."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Send the image to remove.bg and return the cut-out PNG; PermanentProviderError for other
+        tools."""
         if (
             req.tool != "remove-bg"
             or not isinstance(req.params, RemoveBgParams)

@@ -99,6 +99,8 @@ async def _on_response(response: httpx.Response) -> None:
 
 
 class ReplicateProvider(RemoteProvider):
+    """Design, background removal and upscaling through Replicate predictions."""
+
     name: ClassVar[str] = NAME
     key_env: ClassVar[str] = "REPLICATE_API_TOKEN"
     tools: ClassVar[frozenset[str]] = frozenset({"design", "remove-bg", "upscale"})
@@ -136,6 +138,8 @@ class ReplicateProvider(RemoteProvider):
         return self._downloads
 
     async def aclose(self) -> None:
+        """Wait (up to 6 s) for pending prediction cancels and input deletions, then close the
+        client."""
         if self._cleanups:
             await asyncio.wait(self._cleanups, timeout=6.0)
         if self._client is not None:
@@ -146,6 +150,8 @@ class ReplicateProvider(RemoteProvider):
             self._downloads = None
 
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Create a prediction, wait for it within the job's deadline, download and check its
+        output."""
         ref, inputs_for = self._model_for(req)
         attempt.model = ref
         end = min(req.deadline, time.monotonic() + self._cfg.timeout_s)

@@ -24,10 +24,13 @@ _EXT = {
 
 
 def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of `data` as hex."""
     return hashlib.sha256(data).hexdigest()
 
 
 class ResultStore:
+    """Result files on disk, content addressed: `<root>/<2 hex>/<sha256>.<ext>`."""
+
     def __init__(self, root: Path) -> None:
         """Use (creating if needed) the folder `root`. Raises StorageError naming it
         when it cannot be created or is not a writable folder."""
@@ -42,6 +45,7 @@ class ResultStore:
             raise StorageError(f"results_dir {root}: not writable")
 
     def put(self, data: bytes, mime: str = "application/octet-stream") -> str:
+        """Store `data` (atomically, once per content); returns its key `<sha256>.<ext>`."""
         digest = sha256_hex(data)
         key = f"{digest}.{_EXT.get(mime, 'bin')}"
         path = self.path(key)
@@ -54,14 +58,17 @@ class ResultStore:
         return key
 
     def path(self, key: str) -> Path:
+        """The file for `key`; ValueError if the key could leave the store's folder."""
         if "/" in key or "\\" in key or key.startswith("."):
             raise ValueError(f"bad result key {key!r}")
         return self.root / key[:2] / key
 
     def exists(self, key: str) -> bool:
+        """True when a file is stored under `key`."""
         return self.path(key).is_file()
 
     def get(self, key: str) -> bytes:
+        """The bytes stored under `key`; FileNotFoundError if there are none."""
         return self.path(key).read_bytes()
 
 

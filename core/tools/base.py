@@ -23,6 +23,8 @@ Aspect = Literal["1:1", "16:9", "9:16", "4:3"]
 
 
 class Params(BaseModel):
+    """A tool's parameters: frozen, unknown fields rejected."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def normalised(self) -> str:
@@ -31,6 +33,8 @@ class Params(BaseModel):
 
 
 class DesignParams(Params):
+    """/design: the prompt, style, aspect ratio, colours, things to avoid, seed."""
+
     prompt: str = Field(min_length=1, max_length=1000)
     style: Literal["modern", "vintage", "minimal", "bold", "playful"] = "modern"
     aspect: Aspect = "1:1"
@@ -84,25 +88,36 @@ def has_visible_text(text: str) -> bool:
 
 
 class RemoveBgParams(Params):
+    """/remove-bg: what the subject is (auto, person, product, animal)."""
+
     mode: Literal["auto", "person", "product", "animal"] = "auto"
 
 
 class UpscaleParams(Params):
+    """/upscale: the scale factor, 2x or 4x."""
+
     scale: Literal[2, 4] = 2
 
 
 class PaletteParams(Params):
+    """/palette: how many colours (1..12), and whether greys and near-whites count."""
+
     colors: int = Field(default=6, ge=1, le=12)
     include_neutral: bool = False
 
 
 class CropParams(Params):
+    """/crop: the target aspect ratio and what to keep in frame."""
+
     ratio: Aspect
     focus: Literal["auto", "face", "center", "product"] = "auto"
 
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """A tool's declaration: id, command name, params class, whether it takes an image, default cost
+    and chain."""
+
     id: str
     command: str
     params: type[Params]

@@ -27,6 +27,8 @@ _MODULES = {
 
 
 class LocalStudioProvider(LocalProvider):
+    """The offline provider for every tool: the local implementations under core/providers/local."""
+
     name: ClassVar[str] = "local"
     tools: ClassVar[frozenset[str]] = frozenset(TOOLS)
 
@@ -36,10 +38,12 @@ class LocalStudioProvider(LocalProvider):
     async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
         # budget check and a machine-wide memory slot (core/budget.py) before the work
         # starts, so a job waiting for memory holds no worker and no copy of its image
+        """Wait for the budget check and a machine-wide memory slot, then run the tool."""
         async with job_slot(req, self.settings):
             return await super().run(req, attempt)
 
     def run_sync(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+        """Run the tool on this thread and note the model it used in `attempt`."""
         result = run_tool(req, self.settings)
         attempt.model = result.model
         return result

@@ -53,6 +53,8 @@ FALLBACK_NOTE = f"face model not installed: Haar cascades find faces ({FETCH_HIN
 
 @dataclass
 class Weights:
+    """How much each goal counts when scoring a crop window (all >= 0)."""
+
     mass: float = 1.0  # share of importance kept
     faces: float = 0.0  # faces kept whole
     subject: float = 0.0  # subject parts kept whole
@@ -61,6 +63,8 @@ class Weights:
 
 @dataclass
 class Signals:
+    """What the crop search works from: an importance map at working size, faces and subject boxes."""
+
     importance: np.ndarray  # working-size map, sums to 1
     faces: list[Box] = field(default_factory=list)
     parts: list[tuple[Box, float]] = field(default_factory=list)  # subject boxes, weight
@@ -317,6 +321,7 @@ def _nudge(start: int, length: int, limit: int, lo: float, hi: float) -> int:
 
 
 def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
+    """Crop `req.image` to `params.ratio` around what matters; InvalidInput without an image."""
     params = req.params
     if not isinstance(params, CropParams):
         raise TypeError(f"expected CropParams, got {type(params).__name__}")

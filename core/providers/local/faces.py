@@ -65,7 +65,8 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def heads(self, rgb: np.ndarray) -> list[Box]: ...
+    def heads(self, rgb: np.ndarray) -> list[Box]:
+        """Head boxes `(x, y, w, h)` in `rgb` pixels (hair to chin), for an HxWx3 uint8 image."""
 
 
 def face_detector(store: ModelStore | None) -> FaceDetector:
@@ -80,6 +81,7 @@ class HaarFaces:
     name = "Haar"
 
     def heads(self, rgb: np.ndarray) -> list[Box]:
+        """Head boxes from the frontal and profile Haar cascades (both orientations), merged."""
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         min_side = max(20, min(gray.shape) // 40)
         found = [tuple(b) for b in _detect(gray, "frontalface_alt2", 1.1, 5, min_side)]
@@ -133,6 +135,7 @@ class BlazeFaces:
         self.model = model
 
     def heads(self, rgb: np.ndarray) -> list[Box]:
+        """BlazeFace face boxes grown to cover the whole head."""
         return [_blaze_head(b) for b in self.faces(rgb)]
 
     def faces(self, rgb: np.ndarray) -> list[Box]:

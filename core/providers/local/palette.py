@@ -61,14 +61,17 @@ class Swatch:
 
     @property
     def hex(self) -> str:
+        """The colour as "#rrggbb"."""
         return hex_of(self.rgb)
 
     @property
     def hsl(self) -> tuple[int, int, int]:
+        """Hue in degrees (0..359), saturation and lightness in percent (0..100)."""
         h, light, s = colorsys.rgb_to_hls(*(c / 255.0 for c in self.rgb))
         return round(h * 360) % 360, round(s * 100), round(light * 100)
 
     def as_dict(self) -> dict[str, Any]:
+        """The swatch as JSON-ready data: hex, rgb, hsl, percent (0..100) and CSS name."""
         return {
             "hex": self.hex,
             "rgb": list(self.rgb),
@@ -80,6 +83,8 @@ class Swatch:
 
 @dataclass(frozen=True)
 class PaletteAnalysis:
+    """The swatches, largest share first, and how neutral (grey) the image is."""
+
     swatches: list[Swatch]
     mostly_neutral: bool  # neutrals were asked out but kept: the image is mostly grey
     neutral_share: float  # share of the opaque pixels that are neutral, 0..1
@@ -357,6 +362,9 @@ def _ellipsize(draw: ImageDraw.ImageDraw, text: str, font: Any, room: int) -> st
 
 
 def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
+    """The palette tool: the image's `params.colors` main colours as `data["colors"]`
+    and a swatch strip PNG. InvalidInput when there is no image.
+    """
     params = req.params
     if not isinstance(params, PaletteParams):
         raise TypeError(f"expected PaletteParams, got {type(params).__name__}")

@@ -193,10 +193,13 @@ def short_last_line(line: str, total: int) -> bool:
 
 
 def join_tokens(toks: list[Token]) -> str:
+    """The tokens as text, with a space before each one that had one (not the first)."""
     return "".join((" " if t.space and k else "") + t.text for k, t in enumerate(toks))
 
 
 def greedy_lines(toks: list[Token], wlen: list[float], space: float, limit: float) -> list[str]:
+    """Fill each line up to `limit` (width at size 100) before starting the next, never breaking
+    glued tokens."""
     lines: list[list[Token]] = [[]]
     w = 0.0
     for t, tw in zip(toks, wlen, strict=True):

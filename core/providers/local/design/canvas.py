@@ -48,10 +48,12 @@ class Canvas:
 
     @property
     def w(self) -> int:
+        """Width in px."""
         return self.img.size[0]
 
     @property
     def h(self) -> int:
+        """Height in px."""
         return self.img.size[1]
 
     @property

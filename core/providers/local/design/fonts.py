@@ -59,6 +59,7 @@ class Face:
 
     @property
     def name(self) -> str:
+        """The font file's stem, plus "#index" inside a collection."""
         return Path(self.path).stem + (f"#{self.index}" if self.index else "")
 
 

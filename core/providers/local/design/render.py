@@ -63,6 +63,7 @@ class Layout:
 
     @property
     def title_cap(self) -> float:
+        """The title's cap height in px (0 when there is no title)."""
         return max((t.cap for t in self.texts if t.role == "title"), default=0.0)
 
 

@@ -106,6 +106,7 @@ class Block:
 
     @property
     def text(self) -> str:
+        """The lines joined with spaces."""
         return " ".join(self.lines)
 
     def measure(self) -> Block:
