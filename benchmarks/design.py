@@ -215,8 +215,8 @@ def main() -> None:
     t0 = time.perf_counter()
     cli = [run_cli(job, work, n) for n, job in enumerate(jobs)]
     cli_seconds = time.perf_counter() - t0
-    for key in PROMPTS:  # warm this process: every font and fallback loaded once
-        render_design(DesignParams(prompt=PROMPTS[key], style="modern"))
+    for prompt in PROMPTS.values():  # warm this process: every font and fallback loaded once
+        render_design(DesignParams(prompt=prompt, style="modern"))
     rows = []
     for job, (path, result) in zip(jobs, cli, strict=True):
         key, style, aspect, colours = job

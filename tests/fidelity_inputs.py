@@ -80,8 +80,8 @@ def _profile(cls: bytes, space: bytes, pcs: bytes, tags: list[tuple[bytes, bytes
     table = b""
     body = b""
     offset = 128 + 4 + 12 * len(tags)
-    for sig, data in tags:
-        data += b"\0" * (-len(data) % 4)
+    for sig, raw in tags:
+        data = raw + b"\0" * (-len(raw) % 4)
         table += sig + struct.pack(">II", offset + len(body), len(data))
         body += data
     size = offset + len(body)

@@ -46,7 +46,8 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
                 pkg = pkg[: len(pkg) - (node.level - 1)]
                 base = ".".join([*pkg, base] if base else pkg)
             targets = [base, *(f"{base}.{a.name}" for a in node.names)]
-        for t in targets:
+        for target in targets:
+            t = target
             while t and t not in known:
                 t = t.rpartition(".")[0]
             if t and t != name:
@@ -117,6 +118,7 @@ def test_core_has_no_discord_markup_or_source_checks() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 text = node.value
-                assert "<#" not in text and "<@" not in text, f"{name}: {text!r}"
+                assert "<#" not in text, f"{name}: {text!r}"
+                assert "<@" not in text, f"{name}: {text!r}"
                 if name != "core.config":
                     assert text.lower() != "discord", f"{name}: {text!r}"

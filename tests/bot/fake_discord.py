@@ -22,6 +22,7 @@ recorded in ``unknown_routes`` (tests assert the list is empty at teardown).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -184,10 +185,8 @@ class FakeDiscord(RestRoutes):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"condition not met within {within:.1f} s")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
-            except TimeoutError:
-                pass
 
     # -- world building ------------------------------------------------------
 
@@ -307,20 +306,21 @@ class FakeDiscord(RestRoutes):
                     f"/{spec['name']} has no option {name!r} (has {sorted(known)})"
                 )
             otype = known[name]["type"]
+            wire = value
             if otype == OPTION_ATTACHMENT:
                 assert isinstance(value, FakeAttachment)
                 resolved.setdefault("attachments", {})[value.id] = value.payload()
-                value = value.id
+                wire = value.id
             elif otype == OPTION_USER:
                 assert isinstance(value, FakeMember)
                 resolved.setdefault("users", {})[value.id] = value.user_payload()
                 resolved.setdefault("members", {})[value.id] = value.member_payload(with_user=False)
-                value = value.id
+                wire = value.id
             elif otype == OPTION_ROLE:
                 role = value
                 assert isinstance(role, FakeRole)
                 resolved.setdefault("roles", {})[role.id] = role.payload(1)
-                value = role.id
+                wire = role.id
             elif otype == OPTION_CHANNEL:
                 assert isinstance(value, FakeChannel)
                 resolved.setdefault("channels", {})[value.id] = {
@@ -329,8 +329,8 @@ class FakeDiscord(RestRoutes):
                     "name": value.name,
                     "permissions": str(ADMIN_PERMISSIONS),
                 }
-                value = value.id
-            out.append({"name": name, "type": otype, "value": value})
+                wire = value.id
+            out.append({"name": name, "type": otype, "value": wire})
         return out
 
     async def click(

@@ -93,7 +93,9 @@ async def test_option_choices_descriptions_and_permissions(
     ]
     assert (
         option("palette", "colors")["min_value"] == 1
-        and option("palette", "colors")["max_value"] == 12
+    )
+    assert (
+        option("palette", "colors")["max_value"] == 12
     )
     assert option("design", "prompt")["max_length"] == 1000
     assert option("remove-bg", "image")["type"] == 11

@@ -92,7 +92,8 @@ async def world():
 
 async def test_login_ready_and_sync(world) -> None:
     fake, bot, channel, _ = world
-    assert bot.user is not None and str(bot.user.id) == fake.app_id
+    assert bot.user is not None
+    assert str(bot.user.id) == fake.app_id
     assert [g.id for g in bot.guilds] == [int(channel.guild_id)]
     assert bot.get_channel(int(channel.id)) is not None
     assert [c["name"] for c in fake.global_commands] == ["echo"]
@@ -109,12 +110,18 @@ async def test_slash_defer_followup_file_and_visibility(world) -> None:
         lambda: len(fake.messages_of(ix)) == 2 and not fake.messages_of(ix)[0].loading
     )
     first, second = fake.messages_of(ix)
-    assert ix.callbacks[0].type == 5 and ix.defer_latency is not None and ix.defer_latency < 1
+    assert ix.callbacks[0].type == 5
+    assert ix.defer_latency is not None
+    assert ix.defer_latency < 1
     # the first followup replaced the (public) thinking message
-    assert first.kind == "original" and first.content == f"hi:{len(png)}" and not first.ephemeral
+    assert first.kind == "original"
+    assert first.content == f"hi:{len(png)}"
+    assert not first.ephemeral
     assert first.attachments == [("echo.png", png)]
     assert first.custom_ids == ["mini:again"]
-    assert second.kind == "followup" and second.ephemeral and second.flags & EPHEMERAL
+    assert second.kind == "followup"
+    assert second.ephemeral
+    assert second.flags & EPHEMERAL
     assert bot.errors == []
 
 
@@ -126,7 +133,8 @@ async def test_button_click_reaches_client(world) -> None:
     msg = await fake.reply_to(ix, lambda m: bool(m.custom_ids))
     click = await fake.click(msg, "mini:again", member=member)
     reply = await fake.reply_to(click)
-    assert reply.content == "clicked" and reply.ephemeral
+    assert reply.content == "clicked"
+    assert reply.ephemeral
 
 
 async def test_late_ack_is_refused(world) -> None:

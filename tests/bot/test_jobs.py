@@ -35,7 +35,9 @@ async def test_cancel_by_owner_refunds_and_others_are_refused(
     refusal = await world.fake.reply_to(nosy)
     assert (
         refusal.ephemeral
-        and "Only the member who started this job or a moderator" in refusal.content
+    )
+    assert (
+        "Only the member who started this job or a moderator" in refusal.content
     )
 
     click = await world.fake.click(status, cancel_id, member=world.alice)
@@ -71,7 +73,8 @@ async def test_progress_edits_are_throttled(world: World, studio: StartStudio) -
     assert any("%" in body.get("content", "") for _, body in status.edits)
     gaps = [b - a for a, b in zip([status.created_at, *edits], edits, strict=False)]
     interval = bot.settings.discord.progress_interval_s
-    assert interval == 2.0 and min(gaps) >= interval - 0.05, gaps
+    assert interval == 2.0, gaps
+    assert min(gaps) >= interval - 0.05, gaps
     await world.fake.wait_for(lambda: status.deleted)
     assert result.attachments
 
@@ -86,7 +89,8 @@ async def test_result_buttons_start_follow_on_tools(world: World, studio: StartS
 
     click = await world.fake.click(design, f"luneo:upscale:{job_id}", member=world.bob)
     upscaled = await world.result_of(click)
-    assert click.callbacks[0].type == 5 and click.defer_latency < 1.0
+    assert click.callbacks[0].type == 5
+    assert click.defer_latency < 1.0
     assert open_image(upscaled.attachments[0][1]).size == (512, 384)  # 2x the 256×192 design
     assert provider.calls[-1].image_bytes == design_bytes  # the previous result is the input
     assert upscaled.content == world.bob.mention  # the clicker runs (and pays for) it
@@ -94,7 +98,8 @@ async def test_result_buttons_start_follow_on_tools(world: World, studio: StartS
 
     click = await world.fake.click(design, f"luneo:variation:{job_id}", member=world.alice)
     variation = await world.result_of(click)
-    assert provider.calls[-1].params.prompt == "a bold logo" and provider.calls[-1].params.seed != 0
+    assert provider.calls[-1].params.prompt == "a bold logo"
+    assert provider.calls[-1].params.seed != 0
     assert open_image(variation.attachments[0][1]).size == (256, 192)
 
 
@@ -107,9 +112,11 @@ async def test_big_results_are_reencoded_to_fit(world: World, studio: StartStudi
     )
     result = await world.result_of(ix)
     name, data = result.attachments[0]
-    assert name == "upscaled.webp" and len(data) <= 60_000
+    assert name == "upscaled.webp"
+    assert len(data) <= 60_000
     assert open_image(data).size == (192, 192) or "resized" in result.text
-    assert "Re-encoded as WebP" in result.text and "upload limit" in result.text
+    assert "Re-encoded as WebP" in result.text
+    assert "upload limit" in result.text
 
 
 @pytest.mark.parametrize("who_knows", ["discord refuses the token", "the bot knows it expired"])
@@ -123,7 +130,8 @@ async def test_job_outliving_the_token_is_delivered_in_the_channel(
         bot.jobs.token_ttl_s = 0.6
     ix = await world.slash("crop", {"image": world.upload(), "ratio": "4:3"})
     result = await world.fake.wait_message(lambda m: m.kind == "channel" and bool(m.attachments))
-    assert result.content == world.alice.mention and result.channel_id == world.general.id
+    assert result.content == world.alice.mention
+    assert result.channel_id == world.general.id
     assert "charged **1 credit**" in result.embeds[0]["description"]
     assert result.custom_ids  # follow-on buttons on channel deliveries too
     status = status_of(world, ix)
@@ -150,7 +158,8 @@ async def test_all_providers_failed_and_unexpected_errors(
 
     bot.engine.credits.top = broken
     reply = await world.fake.reply_to(await world.slash("credits top"))
-    assert reply.ephemeral and "Something went wrong on our side (reference `" in reply.content
+    assert reply.ephemeral
+    assert "Something went wrong on our side (reference `" in reply.content
     assert "fire" not in reply.content
     assert [type(e) for e in bot.unhandled_errors] == [RuntimeError]
     bot.unhandled_errors.clear()
@@ -173,7 +182,8 @@ async def test_shutdown_stops_taking_jobs_and_reports_unfinished_ones(
         "palette", {"image": world.upload()}
     )  # while running jobs get their grace
     refusal = await world.fake.reply_to(late)
-    assert refusal.ephemeral and "Luneo is restarting" in refusal.content
+    assert refusal.ephemeral
+    assert "Luneo is restarting" in refusal.content
     await closing
     assert "Luneo restarted before this job finished" in status.content
     with sqlite3.connect(bot.settings.database_path) as db:

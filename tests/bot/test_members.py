@@ -28,8 +28,12 @@ async def test_grant_by_moderator_works_and_by_member_is_refused(
     msg = await world.fake.reply_to(ix)
     assert (
         not msg.ephemeral
-        and "granted **7 credits** to" in msg.content
-        and "art contest" in msg.content
+    )
+    assert (
+        "granted **7 credits** to" in msg.content
+    )
+    assert (
+        "art contest" in msg.content
     )
     assert await credits.balance(world.guild.id, world.bob.id) == 17
     row = (await credits.history(world.guild.id, world.bob.id))[0]
@@ -42,7 +46,8 @@ async def test_grant_by_moderator_works_and_by_member_is_refused(
 
     ix = await world.slash("credits grant", {"member": world.alice, "amount": 50}, member=world.bob)
     refusal = await world.fake.reply_to(ix)
-    assert refusal.ephemeral and refusal.content.startswith("⛔ Only moderators")
+    assert refusal.ephemeral
+    assert refusal.content.startswith("⛔ Only moderators")
     assert await credits.balance(world.guild.id, world.alice.id) == 10
 
     # revoke never goes below zero, and says so
@@ -70,7 +75,8 @@ async def test_config_set_cost_is_charged_by_the_next_run(
     # a member without Manage Server is refused at run time, and nothing changes
     ix = await world.slash("config set", {"key": "tool.crop.cost", "value": "0"}, member=world.bob)
     refusal = await world.fake.reply_to(ix)
-    assert refusal.ephemeral and "Manage Server" in refusal.content
+    assert refusal.ephemeral
+    assert "Manage Server" in refusal.content
     assert bot.engine.guild_config.effective_now(world.guild.id).tools["crop"].cost == 3
 
     ix = await world.slash("config set", {"key": "rate_limit", "value": "lots"}, member=world.admin)
@@ -78,7 +84,8 @@ async def test_config_set_cost_is_charged_by_the_next_run(
 
     ix = await world.slash("config show", member=world.admin)
     shown = await world.fake.reply_to(ix)
-    assert shown.ephemeral and "**Crop** — 3 credits" in shown.text
+    assert shown.ephemeral
+    assert "**Crop** — 3 credits" in shown.text
     assert f"`tool.crop.cost` → 3 by <@{world.admin.id}>" in shown.text
 
 
@@ -90,14 +97,17 @@ async def test_member_commands(world: World, studio: StartStudio) -> None:
         in (await world.fake.reply_to(ix)).content
     )
     again = await world.fake.reply_to(await world.slash("credits daily"))
-    assert again.ephemeral and "already claimed today's credits" in again.content
+    assert again.ephemeral
+    assert "already claimed today's credits" in again.content
 
     await world.fake.force_reconnect()  # the gateway drops; the bot RESUMEs and keeps serving
     await world.fake.wait_for(lambda: world.fake.resumes)
     balance = await world.fake.reply_to(await world.slash("credits balance"))
     assert (
         balance.ephemeral
-        and "Your balance: **15 credits**. Daily credits: claimed today." in balance.content
+    )
+    assert (
+        "Your balance: **15 credits**. Daily credits: claimed today." in balance.content
     )
     other = await world.fake.reply_to(await world.slash("credits balance", {"member": world.bob}))
     assert other.content.startswith("⛔ Only moderators")
@@ -109,28 +119,41 @@ async def test_member_commands(world: World, studio: StartStudio) -> None:
     history = await world.fake.reply_to(await world.slash("credits history"))
     assert (
         history.ephemeral
-        and "`+5` daily claim" in history.text
-        and "`+10` starting credits" in history.text
+    )
+    assert (
+        "`+5` daily claim" in history.text
+    )
+    assert (
+        "`+10` starting credits" in history.text
     )
 
     top = await world.fake.reply_to(await world.slash("credits top"))
-    assert not top.ephemeral and f"🥇 <@{world.alice.id}> — **15**" in top.text
+    assert not top.ephemeral
+    assert f"🥇 <@{world.alice.id}> — **15**" in top.text
 
     run = await world.slash("palette", {"image": world.upload()})
     result = await world.result_of(run)
     jobs = await world.fake.reply_to(await world.slash("history"))
     job_id = result.embeds[0]["footer"]["text"].removeprefix("job ")
-    assert jobs.ephemeral and f"`{job_id[:8]}`" in jobs.text and "[result](" in jobs.text
+    assert jobs.ephemeral
+    assert f"`{job_id[:8]}`" in jobs.text
+    assert "[result](" in jobs.text
 
     helptext = await world.fake.reply_to(await world.slash("help"))
     assert (
         helptext.ephemeral
-        and "/design prompt" in helptext.text
-        and "**5 credits**" in helptext.text
+    )
+    assert (
+        "/design prompt" in helptext.text
+    )
+    assert (
+        "**5 credits**" in helptext.text
     )
 
     refused = await world.fake.reply_to(await world.slash("stats"))
-    assert refused.ephemeral and "Manage Server" in refused.content
+    assert refused.ephemeral
+    assert "Manage Server" in refused.content
     stats = await world.fake.reply_to(await world.slash("stats", member=world.admin))
-    assert stats.ephemeral and "**palette** · `local` — 1 runs, 1 ok" in stats.text
+    assert stats.ephemeral
+    assert "**palette** · `local` — 1 runs, 1 ok" in stats.text
     assert bot.unhandled_errors == []

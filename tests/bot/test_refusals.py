@@ -72,7 +72,8 @@ async def test_rate_limit_message_names_the_wait(world: World, studio: StartStud
     await world.result_of(first)
     second = await world.slash("palette", {"image": world.upload("b.png", image_bytes(seed=2))})
     reply = await world.ephemeral_reply(second)
-    assert "running tools too fast; try again in" in reply.content and reply.content.endswith(" s.")
+    assert "running tools too fast; try again in" in reply.content
+    assert reply.content.endswith(" s.")
     assert len(world.fake.messages_of(second)) == 1
     assert len(await bot.engine.history(world.guild.id, world.alice.id)) == 1
 
@@ -98,10 +99,8 @@ async def test_button_click_outside_a_server_is_refused_and_runs_nothing(
     for button in design.custom_ids:
         click = await world.fake.click(design, button, member=world.bob, in_dm=True)
         reply = await world.fake.reply_to(click)
-        assert reply.ephemeral and reply.content == "⛔ Luneo works in servers only.", (
-            button,
-            reply.content,
-        )
+        assert reply.ephemeral, (button, reply.content)
+        assert reply.content == "⛔ Luneo works in servers only.", (button, reply.content)
         assert click.callbacks[0].type == 4  # answered at once, not deferred into a job
 
     with sqlite3.connect(bot.settings.database_path) as db:

@@ -24,7 +24,8 @@ def check_design(img: Image.Image, msg: FakeMessage) -> None:
 
 
 def check_remove_bg(img: Image.Image, msg: FakeMessage) -> None:
-    assert img.mode == "RGBA" and img.size == (64, 48)
+    assert img.mode == "RGBA"
+    assert img.size == (64, 48)
     alpha = img.getchannel("A")
     assert alpha.getextrema() == (0, 255)  # a real alpha channel: transparent and opaque
 
@@ -37,7 +38,8 @@ def check_upscale(img: Image.Image, msg: FakeMessage) -> None:
 def check_palette(img: Image.Image, msg: FakeMessage) -> None:
     colours = next(f for f in msg.embeds[0]["fields"] if f["name"] == "Colours")["value"]
     lines = colours.splitlines()
-    assert len(lines) == 4 and all(line.startswith("`#") for line in lines)
+    assert len(lines) == 4
+    assert all(line.startswith("`#") for line in lines)
     shares = [float(line.split("** ")[1].split("%")[0]) for line in lines]
     assert abs(sum(shares) - 100) <= 1
 
@@ -81,22 +83,28 @@ async def test_tool_end_to_end(
     result = await world.result_of(ix)
 
     first = ix.callbacks[0]
-    assert first.type == 5 and first.data["flags"] & EPHEMERAL  # deferred, ephemeral
-    assert ix.defer_latency is not None and ix.defer_latency < 1.0
+    assert first.type == 5
+    assert first.data["flags"] & EPHEMERAL
+    assert ix.defer_latency is not None
+    assert ix.defer_latency < 1.0
     receipt, status = world.fake.messages_of(ix)[:2]
-    assert receipt.ephemeral and "accepted" in receipt.content
-    assert not status.ephemeral and status.custom_ids[0].startswith("luneo:cancel:")
+    assert receipt.ephemeral
+    assert "accepted" in receipt.content
+    assert not status.ephemeral
+    assert status.custom_ids[0].startswith("luneo:cancel:")
     await world.fake.wait_for(lambda: status.deleted)
 
     job_id = result.embeds[0]["footer"]["text"].removeprefix("job ")
-    assert not result.ephemeral and result.content == world.alice.mention
+    assert not result.ephemeral
+    assert result.content == world.alice.mention
     line = result.embeds[0]["description"]
     assert (
         "provider `local` (scripted renderer)" in line
         if tool == "design"
         else "provider `local`" in line
     )
-    assert f"charged **{cost} credit" in line and f"balance **{10 - cost}**" in line
+    assert f"charged **{cost} credit" in line
+    assert f"balance **{10 - cost}**" in line
     assert line.endswith(" s")
     assert result.custom_ids == [f"luneo:{b}:{job_id}" for b in buttons]
     name, data = result.attachments[0]
@@ -115,10 +123,12 @@ async def test_real_local_tools_through_start_bot(world: World, studio: StartStu
     palette = await world.result_of(ix, within=30)
     assert "provider `local`" in palette.embeds[0]["description"]
     colours = next(f for f in palette.embeds[0]["fields"] if f["name"] == "Colours")["value"]
-    assert len(colours.splitlines()) <= 3 and colours.startswith("`#")
+    assert len(colours.splitlines()) <= 3
+    assert colours.startswith("`#")
 
     ix = await world.slash(
         "crop", {"image": world.upload("tiny.png", image_bytes(60, 40, seed=4)), "ratio": "1:1"}
     )
     cropped = open_image((await world.result_of(ix, within=30)).attachments[0][1])
-    assert cropped.width == cropped.height and cropped.width <= 40
+    assert cropped.width == cropped.height
+    assert cropped.width <= 40

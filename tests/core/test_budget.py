@@ -38,25 +38,30 @@ def test_network_work_counts_context_and_the_16px_minimum() -> None:
     assert budget.network_work(x4plus, 256, 256) == (4, (144 + 144) ** 2)
     # a 1-px strip: every tile is padded to 16 px wide; 235 tiles of 16×(128+32)
     tiles, seen = budget.network_work(x4plus, 1, 30000)
-    assert tiles == 235 and seen == 16 * (30000 + 2 * 16 * 234)
+    assert tiles == 235
+    assert seen == 16 * (30000 + 2 * 16 * 234)
 
 
 def test_remove_bg_works_on_a_downscaled_copy_of_a_huge_flat_png() -> None:
     s = Settings()
     b = budget.estimate("remove-bg", RemoveBgParams(), 6240, 6240, s)
     assert b.working_size == (2000, 2000)  # 4 MP at the default limits.remove_bg_work_mp
-    assert b.work_pixels == 4_000_000 and b.output_pixels == 6240 * 6240
+    assert b.work_pixels == 4_000_000
+    assert b.output_pixels == 6240 * 6240
     assert b.notes == ("large image: the background was found on a 2000×2000 copy and the "
                        "cut-out mask scaled up to 6240×6240",)
     assert b.peak_bytes < s.limits.max_job_memory_mb * budget.MB
     small = budget.estimate("remove-bg", RemoveBgParams(), 1024, 768, s)
-    assert small.working_size is None and small.notes == ()
+    assert small.working_size is None
+    assert small.notes == ()
 
 
 def test_working_size_keeps_the_aspect_ratio_under_the_cap() -> None:
     assert budget.working_size(1000, 1000, 10**6) == (1000, 1000)
     w, h = budget.working_size(6000, 3000, 2_000_000)
-    assert w * h <= 2_000_000 and abs(w / h - 2.0) < 0.01 and w == 2000
+    assert w * h <= 2_000_000
+    assert abs(w / h - 2.0) < 0.01
+    assert w == 2000
 
 
 def test_upscale_network_is_chosen_by_work_not_by_pixel_count() -> None:
@@ -79,7 +84,8 @@ def test_upscale_network_is_chosen_by_work_not_by_pixel_count() -> None:
     assert budget.choose_network(2, 512, 512, best) == ("realesrgan-x4plus", None)
     name, note = budget.choose_network(2, 2048, 2048, best)
     assert name == "realesr-animevideov3-x2"
-    assert note is not None and note.startswith("realesrgan-x4plus would take about ")
+    assert note is not None
+    assert note.startswith("realesrgan-x4plus would take about ")
     # only what is installed
     only_x4 = frozenset({"realesr-animevideov3-x4"})
     assert budget.choose_network(2, 64, 64, s, networks=only_x4)[0] == "realesr-animevideov3-x4"
@@ -121,7 +127,7 @@ def test_an_upscale_that_cannot_finish_by_the_deadline_is_refused(make_settings:
         "Try ×2 or send a smaller image (at most about ")
     assert budget.estimate("upscale", X2, 1024, 1024, s).seconds <= limit  # ×2 does fit
     # the suggested size really fits, and is not needlessly small
-    size = msg.rsplit("at most about ", 1)[1].split(" for")[0]
+    size = msg.rsplit("at most about ", 1)[1].split(" for", maxsplit=1)[0]
     w, h = (int(v) for v in size.split("×"))
     assert budget.estimate("upscale", X4, w, h, s).seconds <= limit
     assert budget._upscale_cost(4, w + 8, h + 8, s, False, None).seconds > limit
@@ -173,7 +179,8 @@ async def test_engine_refuses_before_any_credit_moves(engine_factory: Any) -> No
     assert await _ledger(engine) == before
     # a job that fits goes through
     result = await engine.run(JobRequest("g", "m", "upscale", {"scale": 2}, image=_png(64, 64)))
-    assert result.ok and local.calls == 1
+    assert result.ok
+    assert local.calls == 1
 
 
 async def test_engine_deadline_refusal_is_free(engine_factory: Any) -> None:
@@ -222,13 +229,15 @@ def test_one_slot_is_shared_across_processes_and_freed_when_its_holder_dies(
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)], cwd=root,
                               stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
         waits: list[str] = []
-        with pytest.raises(Interrupted, match="waiting for memory"):
-            with slots.local_slot(heavy, s, deadline=time.monotonic() + 0.6,
-                                   waiting=lambda _f, m: waits.append(m)):
-                pytest.fail("got a slot another process holds")
-        assert waits and waits[0] == "waiting for memory (other large jobs are running)"
+        with pytest.raises(Interrupted, match="waiting for memory"), slots.local_slot(
+            heavy, s, deadline=time.monotonic() + 0.6, waiting=lambda _f, m: waits.append(m)
+        ):
+            pytest.fail("got a slot another process holds")
+        assert waits
+        assert waits[0] == "waiting for memory (other large jobs are running)"
         with slots.local_slot(light, s, deadline=time.monotonic()):
             pass  # light jobs never wait
     finally:
@@ -258,7 +267,8 @@ def test_the_local_provider_waits_for_a_slot_before_any_work(
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)], cwd=root,
                               stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
         seen: list[str] = []
         req = ProviderRequest(job_id="j", tool="remove-bg", params=RemoveBgParams(),
                               image=Image.new("RGB", (64, 64)), image_bytes=None,
@@ -268,7 +278,8 @@ def test_the_local_provider_waits_for_a_slot_before_any_work(
         provider = LocalStudioProvider(s)
         with pytest.raises(Interrupted, match="waiting for memory"):
             asyncio.run(provider.run(req, Attempt()))
-        assert seen and set(seen) == {slots.WAIT_MESSAGE}
+        assert seen
+        assert set(seen) == {slots.WAIT_MESSAGE}
         # a budget the machine cannot meet is refused there too (a remote fell back)
         big = ProviderRequest(job_id="j2", tool="upscale", params=X4,
                               image=Image.new("RGB", (1, 30000)), image_bytes=None,

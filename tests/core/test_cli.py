@@ -28,7 +28,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_run_palette_json(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "palette", "in/coffee.jpg", "--colors", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["status"] == "succeeded" and out["provider"] == "local" and out["error"] is None
+    assert out["status"] == "succeeded"
+    assert out["provider"] == "local"
+    assert out["error"] is None
     assert len(out["data"]["colors"]) == 4
     assert abs(sum(c["percent"] for c in out["data"]["colors"]) - 100) <= 1
     assert {"hex", "rgb", "hsl", "percent", "name"} <= set(out["data"]["colors"][0])
@@ -41,15 +43,18 @@ def test_run_crop_writes_exact_ratio_and_charges(workdir: Path,
     assert main(["run", "crop", "in/rocket.jpg", "--ratio", "4:3", "-o", "out/", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     w, h = Image.open(out["outputs"][0]).size
-    assert w * 3 == h * 4 and out["outputs"][0].startswith("out/")
-    assert out["credits_charged"] == 1 and out["balance"] == 49  # topped up to 50, minus 1
+    assert w * 3 == h * 4
+    assert out["outputs"][0].startswith("out/")
+    assert out["credits_charged"] == 1
+    assert out["balance"] == 49
 
 
 def test_user_errors_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Path("bad.png").write_text("not an image")
     assert main(["run", "crop", "bad.png", "--ratio", "1:1", "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
-    assert out["status"] == "failed" and out["error"]["type"] == "InvalidInput"
+    assert out["status"] == "failed"
+    assert out["error"]["type"] == "InvalidInput"
     assert "not a supported image" in out["error"]["message"]
     assert main(["run", "crop", "in/coffee.jpg", "--ratio", "7:5"]) == 2
     assert "`ratio`" in capsys.readouterr().err
@@ -73,10 +78,12 @@ def test_credits_db_and_stats(workdir: Path, capsys: pytest.CaptureFixture[str])
     capsys.readouterr()
     assert main(["stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["tools"][0]["tool"] == "palette" and stats["tools"][0]["successes"] == 1
+    assert stats["tools"][0]["tool"] == "palette"
+    assert stats["tools"][0]["successes"] == 1
     assert main(["providers"]) == 0
     text = capsys.readouterr().out
-    assert "OPENAI_API_KEY" in text and "local" in text
+    assert "OPENAI_API_KEY" in text
+    assert "local" in text
 
 
 def test_json_logs_carry_job_id_and_no_secrets(workdir: Path, capsys: pytest.CaptureFixture[str],
@@ -93,7 +100,8 @@ def test_json_logs_carry_job_id_and_no_secrets(workdir: Path, capsys: pytest.Cap
     job_id = json.loads(captured.out)["job_id"]
     job_lines = [ln for ln in lines if ln.get("job_id") == job_id]
     assert {"job queued", "job succeeded"} <= {ln["msg"] for ln in job_lines}
-    assert secret not in captured.err and secret not in captured.out
+    assert secret not in captured.err
+    assert secret not in captured.out
 
 
 async def test_prometheus_endpoint(tmp_path: Path) -> None:

@@ -49,8 +49,10 @@ def test_a_second_run_gets_a_suffix_instead_of_overwriting(
     code3, third = _run_json(capsys, "crop", "x.png", "--ratio", "4:3", "-o", "out/")
     code4, fourth = _run_json(capsys, "crop", "x.png", "--ratio", "1:1", "-o", "out/")
     assert (code1, code2, code3, code4) == (0, 0, 0, 0)
-    assert first["outputs"] == ["x-crop.png"] and second["outputs"] == ["x-crop-2.png"]
-    assert third["outputs"] == ["out/x-crop.png"] and fourth["outputs"] == ["out/x-crop-2.png"]
+    assert first["outputs"] == ["x-crop.png"]
+    assert second["outputs"] == ["x-crop-2.png"]
+    assert third["outputs"] == ["out/x-crop.png"]
+    assert fourth["outputs"] == ["out/x-crop-2.png"]
     assert Image.open("x-crop.png").size == (48, 48)  # the first result is still there
     assert Image.open("x-crop-2.png").size == (64, 48)
 
@@ -60,7 +62,8 @@ def test_an_explicit_output_file_is_written_as_given(
 ) -> None:
     assert _run_json(capsys, "crop", "x.png", "--ratio", "1:1", "-o", "mine.png")[0] == 0
     code, out = _run_json(capsys, "crop", "x.png", "--ratio", "4:3", "-o", "mine.png")
-    assert code == 0 and out["outputs"] == ["mine.png"]
+    assert code == 0
+    assert out["outputs"] == ["mine.png"]
     assert Image.open("mine.png").size == (64, 48)
 
 
@@ -71,8 +74,11 @@ def test_an_unwritable_output_is_refused_before_the_hold(
     (workdir / "blocker").write_text("a file where a folder should be")
     code, obj = _run_json(capsys, "crop", "x.png", "--ratio", "1:1", "-o", out)
     assert code == 2
-    assert obj["status"] == "failed" and obj["credits_charged"] == 0 and obj["job_id"] is None
-    assert obj["error"]["type"] == "InvalidInput" and "Invalid `out`" in obj["error"]["message"]
+    assert obj["status"] == "failed"
+    assert obj["credits_charged"] == 0
+    assert obj["job_id"] is None
+    assert obj["error"]["type"] == "InvalidInput"
+    assert "Invalid `out`" in obj["error"]["message"]
     assert not (workdir / "studio.db").exists() or _ledger(workdir) == []  # nothing held
 
 
@@ -101,8 +107,10 @@ def test_a_write_that_fails_after_the_job_is_refunded(
     message = "output x-crop.png: cannot write it (No space left on device)"
     if as_json:
         obj = json.loads(captured.out)
-        assert obj["status"] == "failed" and obj["outputs"] == []
-        assert obj["credits_charged"] == 0 and obj["balance"] == 50
+        assert obj["status"] == "failed"
+        assert obj["outputs"] == []
+        assert obj["credits_charged"] == 0
+        assert obj["balance"] == 50
         assert obj["error"] == {"type": "StorageError", "message": message}
     else:
         assert captured.out == ""

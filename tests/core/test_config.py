@@ -65,7 +65,8 @@ def test_bad_key_is_one_line_naming_it(tmp_path: Path, toml: str, needle: str) -
     p.write_text(toml)
     with pytest.raises(ConfigError) as info:
         load_settings(p, env={})
-    assert needle in str(info.value) and "\n" not in str(info.value)
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_secrets_only_from_environment(tmp_path: Path) -> None:
@@ -75,7 +76,8 @@ def test_secrets_only_from_environment(tmp_path: Path) -> None:
         load_settings(p, env={})
     s = load_settings(overrides={}, env={"OPENAI_API_KEY": "sk-test-123456"})
     assert s.secrets.openai_api_key is not None
-    assert "sk-test-123456" not in repr(s) and "sk-test-123456" not in str(s.model_dump())
+    assert "sk-test-123456" not in repr(s)
+    assert "sk-test-123456" not in str(s.model_dump())
 
 
 def test_relative_paths_resolve_beside_config(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ async def test_200_concurrent_holds_settle_exactly_50(tmp_path: Path) -> None:
     assert await a.balance("g", "m") == 0
     assert await _ledger_sum(a.db, "g", "m") == 0
     row = await a.db.fetchone("SELECT COUNT(*) FROM holds WHERE state = 'settled'")
-    assert row is not None and row[0] == 50
+    assert row is not None
+    assert row[0] == 50
     await a.db.close()
     await b.db.close()
 
@@ -83,7 +84,8 @@ async def test_insufficient_credits_moves_nothing(tmp_path: Path) -> None:
     c = await _credits(tmp_path / "c.db", starting=2)
     with pytest.raises(InsufficientCredits) as info:
         await _hold(c, "g", "m", 5, "job1")
-    assert info.value.balance == 2 and info.value.needed == 5
+    assert info.value.balance == 2
+    assert info.value.needed == 5
     assert await c.balance("g", "m") == 2
     assert [r.kind for r in await c.history("g", "m")] == ["start"]
     await c.db.close()
@@ -108,7 +110,9 @@ async def test_grant_revoke_never_below_zero(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         await c.grant("g", "m", 0, actor="mod")
     rows = await c.history("g", "m")
-    assert rows[0].kind == "revoke" and rows[0].delta == -10 and rows[0].actor_id == "mod"
+    assert rows[0].kind == "revoke"
+    assert rows[0].delta == -10
+    assert rows[0].actor_id == "mod"
     assert rows[1].reason == "event prize"
     await c.db.close()
 
@@ -158,5 +162,7 @@ async def test_randomized_run_ledger_matches_balances(tmp_path: Path) -> None:
         assert await _ledger_sum(c.db, g, m) == balance
     row = await c.db.fetchone("SELECT COUNT(*) FROM ledger WHERE kind = 'refund'")
     refunded = await c.db.fetchone("SELECT COUNT(*) FROM holds WHERE state = 'refunded' AND amount > 0")
-    assert row is not None and refunded is not None and row[0] == refunded[0]
+    assert row is not None
+    assert refunded is not None
+    assert row[0] == refunded[0]
     await c.db.close()

@@ -40,7 +40,8 @@ async def test_a_read_waits_for_a_transaction_in_flight(tmp_path: Path) -> None:
     release.set()
     await write
     row = await read
-    assert row is not None and row[0] == 2
+    assert row is not None
+    assert row[0] == 2
     await db.close()
 
 

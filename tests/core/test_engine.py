@@ -46,12 +46,16 @@ async def test_success_settles_and_stores_result(engine_factory, photo_png) -> N
     events: list[JobEvent] = []
     engine.add_listener(events.append)
     result = await engine.run(crop(photo_png))
-    assert result.ok and result.provider == "local"
-    assert result.credits_charged == 1 and result.balance == 9
-    assert result.files[0].is_file() and result.files[0].read_bytes()[:4] == b"\x89PNG"
+    assert result.ok
+    assert result.provider == "local"
+    assert result.credits_charged == 1
+    assert result.balance == 9
+    assert result.files[0].is_file()
+    assert result.files[0].read_bytes()[:4] == b"\x89PNG"
     assert [e.kind for e in events] == ["started", "attempt", "done"]
     rec = await engine.get_job(result.job_id)
-    assert rec.state == "succeeded" and rec.attempts == 1
+    assert rec.state == "succeeded"
+    assert rec.attempts == 1
     assert await ledger_total(engine) == (9, 9)
 
 
@@ -62,13 +66,17 @@ async def test_cache_hit_costs_cache_hit_cost_and_calls_no_provider(engine_facto
     first = await engine.run(crop(photo_png))
     second = await engine.run(crop(photo_png))
     assert local.calls == 1
-    assert second.cached and second.provider == "cache" and second.credits_charged == 0
+    assert second.cached
+    assert second.provider == "cache"
+    assert second.credits_charged == 0
     assert second.files == first.files
     assert second.balance == first.balance
     # the cost is configurable per server
     await engine.guild_config.set("g", "cache_hit_cost", "1", actor="admin")
     third = await engine.run(crop(photo_png))
-    assert third.cached and third.credits_charged == 1 and third.balance == first.balance - 1
+    assert third.cached
+    assert third.credits_charged == 1
+    assert third.balance == first.balance - 1
     assert local.calls == 1
     assert await ledger_total(engine) == (third.balance, third.balance)
 
@@ -78,8 +86,10 @@ async def test_provider_failure_refunds_exactly_once(engine_factory, photo_png) 
                             then_succeed=False)
     engine = await engine_factory({"replicate": remote}, tools__crop__providers=["replicate"])
     result = await engine.run(crop(photo_png))
-    assert result.status == "failed" and isinstance(result.error, AllProvidersFailed)
-    assert result.credits_charged == 0 and result.balance == 10
+    assert result.status == "failed"
+    assert isinstance(result.error, AllProvidersFailed)
+    assert result.credits_charged == 0
+    assert result.balance == 10
     assert await engine.db.run_tx(  # second refund: no-op
         lambda c: engine.credits.refund_in(c, result.job_id)) is False
     assert await engine.credits.balance("g", "m") == 10
@@ -95,10 +105,13 @@ async def test_transient_errors_retry_then_succeed(engine_factory, photo_png) ->
     events: list[JobEvent] = []
     engine.add_listener(events.append)
     result = await engine.run(crop(photo_png))
-    assert result.ok and result.provider == "replicate" and len(remote.calls) == 3
+    assert result.ok
+    assert result.provider == "replicate"
+    assert len(remote.calls) == 3
     assert remote.calls[2] - remote.calls[1] >= 0.29  # Retry-After honoured
     retrying = [e for e in events if e.kind == "retrying"]
-    assert [e.attempt for e in retrying] == [1, 2] and 0.3 <= retrying[1].delay_s <= 0.33
+    assert [e.attempt for e in retrying] == [1, 2]
+    assert 0.3 <= retrying[1].delay_s <= 0.33
     rows = await engine.db.fetchall("SELECT outcome FROM provider_attempts ORDER BY id")
     assert [r[0] for r in rows] == ["transient", "transient", "ok"]
 
@@ -109,8 +122,10 @@ async def test_permanent_error_is_not_retried_and_falls_back(engine_factory, pho
     engine = await engine_factory({"replicate": remote, "local": local},
                                   tools__crop__providers=["replicate", "local"])
     result = await engine.run(crop(photo_png))
-    assert len(remote.calls) == 1 and local.calls == 1
-    assert result.ok and result.provider == "local"
+    assert len(remote.calls) == 1
+    assert local.calls == 1
+    assert result.ok
+    assert result.provider == "local"
     assert result.fallback_reason == "replicate: 422 bad input"
     assert result.credits_charged == 1
 
@@ -120,8 +135,10 @@ async def test_content_rejected_is_final(engine_factory) -> None:
     local = ScriptedLocal()
     engine = await engine_factory({"openai": remote, "local": local})
     result = await engine.run(JobRequest("g", "m", "design", {"prompt": "something"}))
-    assert result.status == "failed" and isinstance(result.error, ContentRejected)
-    assert len(remote.calls) == 1 and local.calls == 0
+    assert result.status == "failed"
+    assert isinstance(result.error, ContentRejected)
+    assert len(remote.calls) == 1
+    assert local.calls == 0
     assert result.balance == 10
 
 
@@ -140,10 +157,12 @@ async def test_breaker_opens_then_half_opens(engine_factory, photo_png) -> None:
     await asyncio.sleep(0.35)
     assert engine.breakers.get("replicate", "crop").state == "half-open"
     await engine.run(crop(photo_png + b"y"))  # the probe fails: open again
-    assert len(remote.calls) == 3 and engine.breakers.get("replicate", "crop").state == "open"
+    assert len(remote.calls) == 3
+    assert engine.breakers.get("replicate", "crop").state == "open"
     await asyncio.sleep(0.35)
     r = await engine.run(crop(photo_png + b"z"))  # the probe succeeds: closed
-    assert r.provider == "replicate" and engine.breakers.get("replicate", "crop").state == "closed"
+    assert r.provider == "replicate"
+    assert engine.breakers.get("replicate", "crop").state == "closed"
     stats = await engine.stats()
     assert stats["circuits"]["replicate/crop"]["circuit"] == "closed"
 
@@ -172,7 +191,8 @@ async def test_per_member_concurrency_limit(engine_factory, photo_png) -> None:
     assert (h1.position, h2.position, h3.position) == (0, 0, 1)
     with pytest.raises(QueueFull) as info:
         await engine.submit(crop(photo_png + b"4"))
-    assert info.value.retry_after >= 1 and "2 job(s) running and 1 waiting" in str(info.value)
+    assert info.value.retry_after >= 1
+    assert "2 job(s) running and 1 waiting" in str(info.value)
     gate.set()
     results = [await engine.wait(h.job_id) for h in (h1, h2, h3)]
     assert all(r.ok for r in results)
@@ -217,10 +237,14 @@ async def test_job_left_running_is_recovered_on_start(engine_factory, make_setti
     await second.start()
     result = await second.wait(handle.job_id)
     if recover == "resume":
-        assert events[0].kind == "resumed" and result.ok and local.calls == 1
+        assert events[0].kind == "resumed"
+        assert result.ok
+        assert local.calls == 1
         assert result.balance == 9
     else:
-        assert events[0].kind == "refunded" and result.status == "failed" and local.calls == 0
+        assert events[0].kind == "refunded"
+        assert result.status == "failed"
+        assert local.calls == 0
         assert result.balance == 10
     assert await ledger_total(second) == (result.balance, result.balance)
 
@@ -261,7 +285,8 @@ async def test_bad_input_is_a_user_error_and_costs_nothing(engine_factory, name:
     engine = await engine_factory({"local": local})
     with pytest.raises(InvalidInput) as info:
         await engine.submit(crop(data))
-    assert expected in str(info.value) and info.value.field == "image"
+    assert expected in str(info.value)
+    assert info.value.field == "image"
     assert local.calls == 0
     assert await ledger_total(engine) == (10, 10)
     assert tuple(await engine.db.fetchone("SELECT COUNT(*) FROM jobs")) == (0,)
@@ -293,7 +318,8 @@ async def test_server_config_applies_at_once(engine_factory, photo_png) -> None:
         await engine.submit(crop(photo_png + b"2"))
     assert refused.value.channel_ids == ("42",)
     log = await engine.guild_config.log("g")
-    assert log[0]["key"] == "tool.crop.enabled" and log[0]["actor_id"] == "admin"
+    assert log[0]["key"] == "tool.crop.enabled"
+    assert log[0]["actor_id"] == "admin"
     with pytest.raises(InvalidInput, match="Unknown setting"):
         await engine.guild_config.set("g", "nonsense", "1", actor="admin")
 
@@ -310,7 +336,9 @@ async def test_cli_wallet_is_topped_up(engine_factory) -> None:
                                   credits__operator_topup=100)
     r = await run_as_operator(engine, JobRequest("cli", "operator", "design",
                                                  {"prompt": "poster"}, source="cli"))
-    assert r.ok and r.credits_charged == 5 and r.balance == 95
+    assert r.ok
+    assert r.credits_charged == 5
+    assert r.balance == 95
     kinds = [row.kind for row in await engine.credits.history("cli", "operator")]
     assert kinds == ["hold", "topup"]
 
@@ -322,11 +350,13 @@ async def test_deadline_fails_and_refunds(engine_factory, photo_png) -> None:
     t0 = time.monotonic()
     result = await engine.run(crop(photo_png))
     assert time.monotonic() - t0 < 4  # the deadline plus the adapter's clean-up grace
-    assert result.status == "failed" and result.balance == 10
+    assert result.status == "failed"
+    assert result.balance == 10
     rec = await engine.get_job(result.job_id)
     assert rec.error_type == "AllProvidersFailed"
     rows = await engine.db.fetchall("SELECT outcome FROM provider_attempts")
-    assert rows and rows[0][0] == "timeout"
+    assert rows
+    assert rows[0][0] == "timeout"
     assert json.loads(json.dumps(await engine.stats()))["tools"]
 
 
@@ -338,7 +368,8 @@ async def test_input_caused_errors_do_not_open_the_breaker(engine_factory, photo
                                   breaker__failure_threshold=2)
     for i in range(4):
         assert (await engine.run(crop(photo_png + bytes([i])))).provider == "local"
-    assert len(remote.calls) == 4 and engine.breakers.get("replicate", "crop").state == "closed"
+    assert len(remote.calls) == 4
+    assert engine.breakers.get("replicate", "crop").state == "closed"
     # an account-level failure does count
     remote.errors = [PermanentProviderError("402 out of credits", status=402)] * 2
     for i in range(2):

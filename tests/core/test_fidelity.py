@@ -30,7 +30,8 @@ def _close(pixel: np.ndarray, want: tuple[int, ...], tol: int) -> bool:
 
 def test_truecolour_trns_key_is_transparent() -> None:  # issue 8, case 1
     d, a = _decode(fi.colour_key_png())
-    assert d.image.mode == "RGBA" and d.image.size == (64, 64)
+    assert d.image.mode == "RGBA"
+    assert d.image.size == (64, 64)
     assert a[0, 0, 3] == a[63, 63, 3] == a[0, 63, 3] == 0  # green corners: invisible
     assert tuple(a[32, 32]) == (255, 0, 0, 255)  # red disc: opaque
     assert not d.image.info  # no tRNS key or profile travels on
@@ -41,7 +42,8 @@ def test_grey_trns_key_is_transparent() -> None:
     grey[0, 0] = 9
     d, a = _decode(fi.save(Image.fromarray(grey, "L"), transparency=7))
     assert d.image.mode == "RGBA"
-    assert tuple(a[0, 0]) == (9, 9, 9, 255) and a[4, 4, 3] == 0
+    assert tuple(a[0, 0]) == (9, 9, 9, 255)
+    assert a[4, 4, 3] == 0
 
 
 def test_16bit_grey_trns_key_matches_all_16_bits() -> None:
@@ -49,7 +51,8 @@ def test_16bit_grey_trns_key_matches_all_16_bits() -> None:
     samples[0, 0] = 5001  # same high byte as the key: must stay visible
     d, a = _decode(fi.png_16bit(samples, 0, (5000,)))
     assert d.image.mode == "RGBA"
-    assert a[0, 0, 3] == 255 and (a[..., 3] == 0).sum() == 35
+    assert a[0, 0, 3] == 255
+    assert (a[..., 3] == 0).sum() == 35
     assert "16-bit image converted to 8-bit" in d.notes
 
 
@@ -59,14 +62,16 @@ def test_16bit_rgb_trns_key_matches_all_16_bits() -> None:
     samples[0, 0] = (1000, 40000, 3)  # differs only in the low byte
     d, a = _decode(fi.png_16bit(samples, 2, (1000, 40000, 2)))
     assert d.image.mode == "RGBA"
-    assert a[0, 0, 3] == 255 and (a[..., 3] == 0).sum() == 35
+    assert a[0, 0, 3] == 255
+    assert (a[..., 3] == 0).sum() == 35
 
 
 def test_grey_with_alpha_keeps_alpha() -> None:
     la = np.zeros((8, 8, 2), np.uint8)
     la[..., 0], la[..., 1] = 200, 100
     d, a = _decode(fi.save(Image.fromarray(la, "LA")))
-    assert d.image.mode == "RGBA" and tuple(a[3, 3]) == (200, 200, 200, 100)
+    assert d.image.mode == "RGBA"
+    assert tuple(a[3, 3]) == (200, 200, 200, 100)
 
 
 def test_gif_transparent_index() -> None:
@@ -75,7 +80,8 @@ def test_gif_transparent_index() -> None:
     img.paste(1, (0, 0, 5, 10))
     d, a = _decode(fi.save(img, "GIF", transparency=0))
     assert d.image.mode == "RGBA"
-    assert tuple(a[5, 2]) == (255, 0, 0, 255) and a[5, 8, 3] == 0
+    assert tuple(a[5, 2]) == (255, 0, 0, 255)
+    assert a[5, 8, 3] == 0
 
 
 # --------------------------------------------------------------------------- animation
@@ -92,7 +98,8 @@ def test_animated_webp_canvas_starts_transparent() -> None:
     assert not data[20] & 0x10  # VP8X flags: no alpha
     d, a = _decode(data)
     assert d.image.mode == "RGBA"
-    assert a[0, 0, 3] == 0 and tuple(a[20, 20]) == (0, 0, 255, 255)
+    assert a[0, 0, 3] == 0
+    assert tuple(a[20, 20]) == (0, 0, 255, 255)
     assert "animated image: used the first of its 2 frames" in d.notes
 
 
@@ -114,7 +121,8 @@ def test_apng_first_frame_on_transparent_canvas() -> None:
     )
     d, a = _decode(data)
     assert d.image.mode == "RGBA"
-    assert tuple(a[20, 5]) == (255, 0, 0, 255) and a[20, 30, 3] == 0
+    assert tuple(a[20, 5]) == (255, 0, 0, 255)
+    assert a[20, 30, 3] == 0
     assert "animated image: used the first of its 2 frames" in d.notes
 
 
@@ -154,7 +162,8 @@ def test_adobe_rgb_jpeg() -> None:
     data = fi.save(img, "JPEG", quality=100, icc_profile=fi.rgb_profile("Adobe RGB (1998)"))
     d, a = _decode(data)
     # Adobe RGB's green is far outside sRGB: it clips to full green, red at 0
-    assert a[8, 8, 0] <= 2 and a[8, 8, 1] >= 250
+    assert a[8, 8, 0] <= 2
+    assert a[8, 8, 1] >= 250
     assert "converted from Adobe RGB (1998) to sRGB" in d.notes
 
 
@@ -168,7 +177,8 @@ def test_cmyk_jpeg_uses_its_profile() -> None:
 def test_srgb_profile_is_left_alone() -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     d, a = _decode(fi.save(Image.new("RGB", (4, 4), (12, 34, 56)), icc_profile=srgb))
-    assert tuple(a[1, 1]) == (12, 34, 56) and d.notes == []
+    assert tuple(a[1, 1]) == (12, 34, 56)
+    assert d.notes == []
 
 
 def test_unreadable_profile_is_ignored_with_a_note() -> None:

@@ -24,7 +24,8 @@ def test_animated_gif_uses_first_frame() -> None:
     frames = [Image.new("RGB", (40, 30), c) for c in ("red", "lime", "blue")]
     data = _save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
     d = decode_image(data, **LIMITS)
-    assert d.image.mode == "RGB" and d.image.size == (40, 30)
+    assert d.image.mode == "RGB"
+    assert d.image.size == (40, 30)
     assert d.image.getpixel((5, 5))[0] > 200  # red: the first frame
     assert any("first of its 3 frames" in n for n in d.notes)
 
@@ -33,7 +34,10 @@ def test_cmyk_jpeg_is_converted() -> None:
     data = _save(Image.new("CMYK", (32, 32), (0, 255, 255, 0)), "JPEG", quality=95)
     d = decode_image(data, **LIMITS)
     r, g, b = d.image.getpixel((16, 16))
-    assert d.image.mode == "RGB" and r > 200 and g < 60 and b < 60
+    assert d.image.mode == "RGB"
+    assert r > 200
+    assert g < 60
+    assert b < 60
     assert "CMYK" in " ".join(d.notes)
 
 
@@ -80,9 +84,13 @@ def test_encode_to_fit_fits_and_says_so() -> None:
     noisy = Image.fromarray((rng.random((600, 600, 3)) * 255).astype(np.uint8))
     png = _save(noisy, "PNG")
     out, mime, note = encode_to_fit(png, 200_000)
-    assert len(out) <= 200_000 and mime == "image/webp" and note and "WebP" in note
+    assert len(out) <= 200_000
+    assert mime == "image/webp"
+    assert note
+    assert "WebP" in note
     _small, mime2, note2 = encode_to_fit(_save(Image.new("RGB", (8, 8)), "PNG"), 200_000)
-    assert note2 is None and mime2 == "image/png"
+    assert note2 is None
+    assert mime2 == "image/png"
     rgba = Image.fromarray((rng.random((400, 400, 4)) * 255).astype(np.uint8), "RGBA")
     out3, _, _ = encode_to_fit(_save(rgba, "PNG"), 100_000)
     assert Image.open(io.BytesIO(out3)).mode == "RGBA"

@@ -58,7 +58,8 @@ async def test_zero_width_design_is_refused_before_any_credit_moves(engine_facto
     with pytest.raises(InvalidInput, match="no visible characters"):
         await engine.submit(JobRequest("g", "m", "design", {"prompt": "".join(ZERO_WIDTH)}))
     assert await engine.credits.balance("g", "m") == 10
-    assert await job_rows(engine) == 0 and local.calls == 0
+    assert await job_rows(engine) == 0
+    assert local.calls == 0
 
 
 class CrashingDesigns(LocalProvider):
@@ -80,14 +81,18 @@ async def test_a_crash_in_our_code_is_a_bug_with_a_ref_not_a_sick_provider(
                                   limits__per_member_per_minute=100)
     for i in range(6):  # three times the breaker threshold
         r = await engine.run(JobRequest("g", "m", "design", {"prompt": f"poster {i}"}))
-        assert r.status == "failed" and isinstance(r.error, AllProvidersFailed)
-        assert "internal error (ref " in str(r.error) and r.credits_charged == 0
+        assert r.status == "failed"
+        assert isinstance(r.error, AllProvidersFailed)
+        assert "internal error (ref " in str(r.error)
+        assert r.credits_charged == 0
     assert engine.breakers.get("local", "design").state == "closed"
     refs = [rec for rec in caplog.records if "bug: provider local crashed" in rec.getMessage()]
-    assert len(refs) == 6 and all(rec.exc_info for rec in refs)
+    assert len(refs) == 6
+    assert all(rec.exc_info for rec in refs)
     # another member's crop is untouched
     r = await engine.run(crop(photo_png, member="victim"))
-    assert r.ok and r.provider == "local"
+    assert r.ok
+    assert r.provider == "local"
     assert await engine.credits.balance("g", "m") == 10
 
 
@@ -115,7 +120,9 @@ async def test_breakers_are_per_provider_and_tool(engine_factory, photo_png) -> 
         await engine.run(JobRequest("g", "m", "design", {"prompt": f"poster {i}"}))
     assert engine.breakers.get("replicate", "design").state == "open"
     r = await engine.run(crop(photo_png))
-    assert r.ok and r.provider == "replicate" and not r.fallback_reason
+    assert r.ok
+    assert r.provider == "replicate"
+    assert not r.fallback_reason
     assert engine.breakers.get("replicate", "crop").state == "closed"
     stats = await engine.stats()
     assert stats["circuits"]["replicate/design"]["circuit"] == "open"
@@ -160,7 +167,8 @@ async def check_ending(engine: Any, job_id: str, told: CancelOutcome) -> str:
     if told == CancelOutcome.CANCELED:
         assert state == "canceled"
     else:
-        assert told == CancelOutcome.ALREADY_FINISHED and state != "canceled"
+        assert told == CancelOutcome.ALREADY_FINISHED
+        assert state != "canceled"
     assert result.status == state
     assert result.credits_charged == (1 if state == "succeeded" else 0)
     refunds = await engine.db.fetchone(

@@ -36,7 +36,8 @@ async def test_grant_and_revoke_refuse_out_of_range_amounts(tmp_path: Path, amou
         with pytest.raises(InvalidInput) as revoke:
             await c.revoke("g", "m", amount, "mod")
         assert grant.value.field == revoke.value.field == "amount"
-        assert "Invalid `amount`" in str(grant.value) and "1,000,000" in str(grant.value)
+        assert "Invalid `amount`" in str(grant.value)
+        assert "1,000,000" in str(grant.value)
         assert await c.balance("g", "m") == 10
         assert await _rows(c) == [("start", 10, 10)]
     finally:
@@ -78,9 +79,11 @@ async def test_out_of_range_starting_or_daily_names_the_field(
     try:
         with pytest.raises(InvalidInput) as exc:
             await c.claim_daily("g", "m")
-        assert exc.value.field == field and f"Invalid `{field}`" in str(exc.value)
+        assert exc.value.field == field
+        assert f"Invalid `{field}`" in str(exc.value)
         row = await c.db.fetchone("SELECT COUNT(*) FROM wallets")
-        assert row is not None and row[0] == 0
+        assert row is not None
+        assert row[0] == 0
     finally:
         await c.db.close()
 
@@ -109,12 +112,14 @@ def test_config_amounts_out_of_range_stop_start_up_with_one_line(
 ) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text(f"[storage]\ndatabase = '{tmp_path / 'db'}'\n{toml}\n")
-    key = toml.split("]\n")[0].lstrip("[") + "." + toml.split("\n")[1].split(" =")[0]
+    key = toml.split("]\n", maxsplit=1)[0].lstrip("[") + "." + toml.split("\n")[1].split(" =", maxsplit=1)[0]
     with pytest.raises(ConfigError, match=f"`{key}`"):
         load_settings(cfg, env={})
     assert main(["--config", str(cfg), "credits", "balance", "operator"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"`{key}`" in err and "1000000000" in err
+    assert err.count("\n") == 1
+    assert f"`{key}`" in err
+    assert "1000000000" in err
 
 
 def test_cli_grant_and_balance_near_the_limits(
@@ -126,7 +131,8 @@ def test_cli_grant_and_balance_near_the_limits(
     for amount in ("9223372036854775808", "1", "-5"):
         assert main(["--config", str(cfg), "credits", "grant", "bob", amount]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("error: Invalid `amount`") and err.count("\n") == 1, err
+        assert err.startswith("error: Invalid `amount`"), err
+        assert err.count("\n") == 1, err
     assert main(["--config", str(cfg), "credits", "balance", "bob"]) == 0
     assert "1000000000 credits" in capsys.readouterr().out
     with sqlite3.connect(tmp_path / "s.db") as conn:

@@ -28,10 +28,12 @@ def test_the_secrets_list_is_the_settings_and_the_registrys() -> None:
     assert sorted(secrets.revealed()) == sorted(SECRETS.values())
     for name, value in SECRETS.items():
         got = secrets.by_env(name)
-        assert got is not None and got.get_secret_value() == value
+        assert got is not None
+        assert got.get_secret_value() == value
     for provider, (module, cls, env) in REMOTE.items():
         provider_cls = getattr(__import__(module, fromlist=[cls]), cls)
-        assert issubclass(provider_cls, RemoteProvider) and provider_cls.key_env == env, provider
+        assert issubclass(provider_cls, RemoteProvider), provider
+        assert provider_cls.key_env == env, provider
         assert env in SECRET_ENV_VARS
     rows = {r["provider"]: r["configured"] for r in provider_status(load_settings(env={}))}
     assert rows["openai"] == "no (set OPENAI_API_KEY to enable)"
@@ -66,7 +68,8 @@ def test_no_secret_in_formatter_output(json_lines: bool) -> None:
         assert value not in out
     if json_lines:
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        assert lines[0]["msg"] == "calling with ***" and lines[0]["event"] == "***"
+        assert lines[0]["msg"] == "calling with ***"
+        assert lines[0]["event"] == "***"
     else:
         assert "WARNING tests.secrets: calling with ***" in out
 
@@ -84,7 +87,8 @@ def test_setup_logging_scrubs_plain_text_too(tmp_path: Path) -> None:
     finally:
         root.handlers = [h for h in root.handlers if not getattr(h, "_luneo", False)]
         root.setLevel(level)
-    assert "token ***" in stream.getvalue() and SECRETS["DISCORD_TOKEN"] not in stream.getvalue()
+    assert "token ***" in stream.getvalue()
+    assert SECRETS["DISCORD_TOKEN"] not in stream.getvalue()
     assert PLAIN_FORMAT.startswith("%(asctime)s")
 
 
@@ -103,6 +107,8 @@ def test_no_secret_in_the_cli_stderr_log(tmp_path: Path, verbose: bool) -> None:
     env.update(SECRETS, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60, check=True)
-    assert "key ***" in done.stderr and "token ***" in done.stderr, done.stderr
+    assert "key ***" in done.stderr, done.stderr
+    assert "token ***" in done.stderr, done.stderr
     for value in SECRETS.values():
-        assert value not in done.stderr and value not in done.stdout
+        assert value not in done.stderr
+        assert value not in done.stdout

@@ -151,7 +151,8 @@ def test_sql_statements_cut_where_sqlite_says() -> None:
     )
     stmts = list(sql_statements(script))
     assert len(stmts) == 3
-    assert stmts[1].startswith("CREATE TRIGGER") and stmts[1].endswith("END;")
+    assert stmts[1].startswith("CREATE TRIGGER")
+    assert stmts[1].endswith("END;")
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("BEGIN")
     for s in stmts:
@@ -221,7 +222,7 @@ FAILURES = {
 def _run_failing(argv: list[str], folder: Path, **env: str) -> tuple[int, str, str, float]:
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=folder, env=_env(**env), capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, check=False)
     return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
 
 
@@ -236,8 +237,10 @@ def test_cli_start_up_failure_is_one_line_and_status_1(tmp_path: Path, case: str
     assert code == 1, err
     assert took < 8  # was: a traceback, then a process that never exits
     assert out == ""
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    assert expected in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: "), err
+    assert expected in err
+    assert "Traceback" not in err
 
 
 def test_cli_run_json_start_up_failure_prints_its_json_object(tmp_path: Path) -> None:
@@ -249,9 +252,11 @@ def test_cli_run_json_start_up_failure_prints_its_json_object(tmp_path: Path) ->
     (folder / "in.png").write_bytes(b"x")
     code, out, err, _ = _run_failing(
         _studio("--config", str(cfg), "run", "crop", "in.png", "--json"), folder)
-    assert code == 1 and err == ""
+    assert code == 1
+    assert err == ""
     obj = json.loads(out)
-    assert obj["status"] == "failed" and obj["credits_charged"] == 0
+    assert obj["status"] == "failed"
+    assert obj["credits_charged"] == 0
     assert obj["error"]["type"] == "StorageError"
     assert "file is not a database" in obj["error"]["message"]
 
@@ -271,5 +276,7 @@ def test_bot_start_up_failure_is_one_error_line_and_status_1(tmp_path: Path, cas
     assert took < 10
     errors = [json.loads(line) for line in err.splitlines()
               if line.startswith("{") and json.loads(line)["level"] == "ERROR"]
-    assert len(errors) == 1 and expected in errors[0]["msg"] and "exc" not in errors[0]
+    assert len(errors) == 1
+    assert expected in errors[0]["msg"]
+    assert "exc" not in errors[0]
     assert "Traceback" not in err

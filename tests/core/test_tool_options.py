@@ -32,7 +32,8 @@ def test_choices_come_from_the_params_models() -> None:
     assert choices("upscale", "scale") == (2, 4)
     assert choices("palette", "colors") == ()  # a number, not a choice
     assert (default("design", "style"), default("crop", "ratio")) == ("modern", None)
-    assert bounds("palette", "colors") == (1, 12) and bounds("design", "avoid") == (None, 500)
+    assert bounds("palette", "colors") == (1, 12)
+    assert bounds("design", "avoid") == (None, 500)
     assert aspect_ratio("9:16") == (9, 16)
 
 

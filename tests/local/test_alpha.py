@@ -76,7 +76,8 @@ def _near(pixel: np.ndarray, want: tuple[int, ...], tol: int) -> bool:
 def test_colour_key_upscale_is_transparent(studio: Settings) -> None:
     result = _upscale(fi.colour_key_png(), 2, studio)
     out = _png(result)
-    assert out.mode == "RGBA" and out.size == (128, 128)
+    assert out.mode == "RGBA"
+    assert out.size == (128, 128)
     a = _rgba(result)
     assert a[0, 0, 3] == a[127, 127, 3] == a[0, 127, 3] == a[127, 0, 3] == 0
     assert _near(a[64, 64], (255, 0, 0, 255), 4)
@@ -84,14 +85,16 @@ def test_colour_key_upscale_is_transparent(studio: Settings) -> None:
 
 def test_colour_key_palette_ignores_the_invisible_green() -> None:
     swatches = _palette(fi.colour_key_png())
-    assert [s.hex for s in swatches] == ["#ff0000"] and swatches[0].percent == 100.0
+    assert [s.hex for s in swatches] == ["#ff0000"]
+    assert swatches[0].percent == 100.0
 
 
 def test_colour_key_crop_keeps_alpha() -> None:
     req = _request("crop", CropParams(ratio="16:9"), fi.colour_key_png())
     out = crop.run(req, Settings())
     img = _png(out)
-    assert img.mode == "RGBA" and out.files[0].mime == "image/png"
+    assert img.mode == "RGBA"
+    assert out.files[0].mime == "image/png"
     assert np.asarray(img)[0, 0, 3] == 0
 
 
@@ -107,7 +110,8 @@ def test_remove_bg_keeps_original_colours_under_existing_alpha(studio: Settings)
     assert (a[..., :3][visible] == src[..., :3][visible]).all()  # only alpha may change
     assert (a[..., 3] <= src[..., 3]).all()  # the existing alpha is combined, never raised
     band = a[64, 107]  # 43 px from the centre: in the 6 px band at alpha 128
-    assert tuple(band[:3]) == (220, 20, 20) and 0 < band[3] <= 128
+    assert tuple(band[:3]) == (220, 20, 20)
+    assert 0 < band[3] <= 128
 
 
 # --------------------------------------------------------------------------- case 3: fringes
@@ -125,7 +129,8 @@ def test_sticker_upscale_has_no_dark_outline(studio: Settings) -> None:
     on_white = a[..., :3] * alpha + 255.0 * (1.0 - alpha)
     lum = _luminance(on_white)
     assert (lum < 200).sum() <= 5  # the disc itself is luminance 205
-    assert (a[..., 3] == 0).sum() > 20000 and (a[..., 3] == 255).sum() > 20000
+    assert (a[..., 3] == 0).sum() > 20000
+    assert (a[..., 3] == 255).sum() > 20000
 
 
 # --------------------------------------------------------------------------- case 4: P3
@@ -200,7 +205,8 @@ def test_crop_of_rgba_keeps_every_alpha_value() -> None:
     box = result.data["box"]
     out = np.asarray(_png(result))
     want = rgba[box["y"] : box["y"] + box["height"], box["x"] : box["x"] + box["width"]]
-    assert out.shape == want.shape and (out == want).all()
+    assert out.shape == want.shape
+    assert (out == want).all()
 
 
 # --------------------------------------------------------------------------- property
@@ -252,7 +258,8 @@ def test_upscale_round_trip_property(
     # network may add detail on top, but not much more error
     up = src.convert("RGBa").resize((w * scale, h * scale), Image.Resampling.LANCZOS)
     ref = np.abs(_premultiplied_lanczos(up.convert("RGBA"), (w, h)) - want).mean(axis=(0, 1))
-    assert error[3] <= ref[3] + 6 and error[:3].max() <= ref[:3].max() + 8, (error, ref)
+    assert error[3] <= ref[3] + 6, (error, ref)
+    assert error[:3].max() <= ref[:3].max() + 8, (error, ref)
     # the colour hidden under alpha 0 reaches nothing: other hidden colours, same bytes
     again = _random_rgba(seed, w, h, hidden=seed + 2)
     assert (again != rgba).any() or not (rgba[..., 3] == 0).any()

@@ -71,8 +71,10 @@ def test_exact_ratio_and_largest_window(ratio: str, size: tuple[int, int]) -> No
     img = _texture(*size)
     (x, y, w, h), reasons = choose_crop(img, ratio, "auto")
     a, b = RATIOS[ratio]
-    assert w * b == h * a and w % a == 0
-    assert 0 <= x <= size[0] - w and 0 <= y <= size[1] - h
+    assert w * b == h * a
+    assert w % a == 0
+    assert 0 <= x <= size[0] - w
+    assert 0 <= y <= size[1] - h
     assert (w // a + 1) * a > size[0] or (h // b + 1) * b > size[1]  # no larger k fits
     assert reasons
 
@@ -85,7 +87,9 @@ def test_too_small_for_ratio() -> None:
 def test_centre_mode_is_centred() -> None:
     img = _texture(1200, 500)
     (x, y, w, h), reasons = choose_crop(img, "1:1", "center")
-    assert (w, h) == (500, 500) and x == 350 and y == 0
+    assert (w, h) == (500, 500)
+    assert x == 350
+    assert y == 0
     assert reasons == ["centre crop"]
 
 
@@ -131,7 +135,8 @@ def test_run_jpeg_in_jpeg_out(make_settings) -> None:  # type: ignore[no-untyped
     result = crop.run(_request(img, buf.getvalue(), CropParams(ratio="16:9")), make_settings())
     f = result.files[0]
     out = Image.open(io.BytesIO(f.data))
-    assert f.name == "crop.jpg" and out.format == "JPEG"
+    assert f.name == "crop.jpg"
+    assert out.format == "JPEG"
     b = result.data["box"]
     assert out.size == (b["width"], b["height"]) == (result.data["width"], result.data["height"])
     assert b["width"] * 9 == b["height"] * 16
@@ -147,7 +152,9 @@ def test_run_alpha_gives_png(make_settings) -> None:  # type: ignore[no-untyped-
         _request(img, buf.getvalue(), CropParams(ratio="1:1", focus="product")), make_settings()
     )
     out = Image.open(io.BytesIO(result.files[0].data))
-    assert result.files[0].name == "crop.png" and out.mode == "RGBA" and out.size == (200, 200)
+    assert result.files[0].name == "crop.png"
+    assert out.mode == "RGBA"
+    assert out.size == (200, 200)
     assert result.data["box"]["x"] == 100  # the red disc is on the right
 
 
@@ -261,10 +268,12 @@ def test_run_says_which_detector_found_the_faces(
     params = CropParams(ratio="16:9", focus="face")
     with_model = crop.run(_request(img, b"", params), make_settings())
     assert with_model.data["reasons"] == ["1 face found (BlazeFace)"]
-    assert "BlazeFace" in (with_model.model or "") and with_model.note is None
+    assert "BlazeFace" in (with_model.model or "")
+    assert with_model.note is None
     without = crop.run(_request(img, b"", params), make_settings(models__dir=str(tmp_path)))
     assert without.data["reasons"] == ["1 face found (Haar)"]
-    assert without.note == crop.FALLBACK_NOTE and "studio models fetch" in without.note
+    assert without.note == crop.FALLBACK_NOTE
+    assert "studio models fetch" in without.note
     product = crop.run(
         _request(img, b"", CropParams(ratio="16:9", focus="product")),
         make_settings(models__dir=str(tmp_path)),

@@ -48,10 +48,13 @@ def test_run_sizes_note_and_data(make_settings) -> None:  # type: ignore[no-unty
         req = ProviderRequest("j", "design", params, None, None, "k", time.monotonic() + 60)
         result = design.run(req, make_settings())
         img = Image.open(io.BytesIO(result.files[0].data))
-        assert result.files[0].name == "design.png" and img.format == "PNG"
+        assert result.files[0].name == "design.png"
+        assert img.format == "PNG"
         assert img.size == size == (result.data["width"], result.data["height"])
-        assert result.data["prompt_used"] == PROMPT and result.data["style"] == "minimal"
-        assert result.note and "offline template renderer" in result.note
+        assert result.data["prompt_used"] == PROMPT
+        assert result.data["style"] == "minimal"
+        assert result.note
+        assert "offline template renderer" in result.note
     assert SIZES == {
         "1:1": (1024, 1024),
         "16:9": (1344, 768),

@@ -56,7 +56,9 @@ def test_private_use_character_is_dropped_not_drawn(make_settings) -> None:  # t
     params = DesignParams(prompt="Game night \ue000 Friday", style="bold")
     req = ProviderRequest("j", "design", params, None, None, "k", time.monotonic() + 60)
     result = design.run(req, make_settings())
-    assert result.note and "U+E000" in result.note and result.data["dropped"] == ["U+E000"]
+    assert result.note
+    assert "U+E000" in result.note
+    assert result.data["dropped"] == ["U+E000"]
 
 
 def test_every_script_has_a_font() -> None:
@@ -72,16 +74,20 @@ def test_every_script_has_a_font() -> None:
         "NotoSansCJK",
         "NotoColorEmoji",
     } <= fonts
-    assert "👩‍👩‍👧‍👦" in clusters(text) and "🇫🇷" in clusters(text) and "👍🏽" in clusters(text)
+    assert "👩‍👩‍👧‍👦" in clusters(text)
+    assert "🇫🇷" in clusters(text)
+    assert "👍🏽" in clusters(text)
 
 
 def test_right_to_left_runs_are_reordered() -> None:
     pieces, _ = segment("Hello שלום עולם world", "regular")
     order = [p.text for p, _ in visual_order(list(pieces), base_rtl=False)]
-    assert order[0].startswith("Hello") and order[-1].endswith("world")
+    assert order[0].startswith("Hello")
+    assert order[-1].endswith("world")
     pieces, _ = segment("שלום Hello עולם", "regular")
     order = [p.text for p, _ in visual_order(list(pieces), base_rtl=True)]
-    assert order[0] == "עולם" and order[-1] == "שלום"  # read from the right
+    assert order[0] == "עולם"
+    assert order[-1] == "שלום"
 
 
 def test_bakery_title_and_breaks() -> None:
@@ -119,11 +125,15 @@ def test_text_clear_of_shapes_and_margins_everywhere(style: str) -> None:
         for prompt in (BAKERY, "Hi") if aspect == "9:16" else (BAKERY,):
             _, layout = _render(prompt, style, aspect)
             need = MIN_TITLE_CAP[aspect] if len(layout.copy.title) <= 24 else MIN_ANY_CAP
-            assert layout.texts and layout.title_cap >= need * h, (aspect, prompt)
+            assert layout.texts, (aspect, prompt)
+            assert layout.title_cap >= need * h, (aspect, prompt)
             m = 0.04 * min(w, h) - 0.5
             for t in layout.texts:
                 x0, y0, x1, y1 = t.box
-                assert m <= x0 and m <= y0 and x1 <= w - m and y1 <= h - m, (aspect, t)
+                assert m <= x0, (aspect, t)
+                assert m <= y0, (aspect, t)
+                assert x1 <= w - m, (aspect, t)
+                assert y1 <= h - m, (aspect, t)
                 for s in layout.shapes:
                     apart = x1 <= s[0] or s[2] <= x0 or y1 <= s[1] or s[3] <= y0
                     assert apart, (aspect, prompt, t.role, t.box, s)

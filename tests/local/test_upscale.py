@@ -76,7 +76,8 @@ def test_x2_fast_network_exact_size_and_beats_nearest(settings: Settings) -> Non
         "scale": 2,
         "method": "realesr-animevideov3-x2",
     }
-    assert result.model == "realesr-animevideov3-x2" and result.note is None
+    assert result.model == "realesr-animevideov3-x2"
+    assert result.note is None
     assert _psnr(out, original) > _psnr(_nearest(small, 2), original) + 0.25
 
 
@@ -86,7 +87,8 @@ def test_x4_small_input_uses_x4plus(settings: Settings) -> None:
     result = upscale.run(_request(Image.fromarray(small), 4), settings)
     out = _decode(result)
     assert out.shape == original.shape
-    assert result.data["method"] == "realesrgan-x4plus" and result.model == "realesrgan-x4plus"
+    assert result.data["method"] == "realesrgan-x4plus"
+    assert result.model == "realesrgan-x4plus"
     assert _psnr(out, original) > _psnr(_nearest(small, 4), original) + 1.0
 
 
@@ -108,7 +110,8 @@ def test_tiles_leave_no_seams(settings: Settings) -> None:
     ticks: list[float] = []
     tiled = upscale.upscale_tiled(net, replace(spec, tile=40), img, ticks.append)
     assert tiled.shape == whole.shape == (360, 400, 3)
-    assert len(ticks) == 9 and ticks[-1] == 1.0
+    assert len(ticks) == 9
+    assert ticks[-1] == 1.0
     assert _psnr(tiled, whole) > 40
 
 
@@ -131,8 +134,10 @@ def test_fallback_when_no_model(tmp_path: Path) -> None:
     result = upscale.run(_request(Image.fromarray(small), 2), empty)
     out = _decode(result)
     assert out.shape == original.shape
-    assert result.data["method"] == "lanczos+unsharp" and result.model is None
-    assert result.note is not None and "model not installed" in result.note
+    assert result.data["method"] == "lanczos+unsharp"
+    assert result.model is None
+    assert result.note is not None
+    assert "model not installed" in result.note
     assert "studio models fetch" in result.note
     assert _psnr(out, original) > _psnr(_nearest(small, 2), original)
 

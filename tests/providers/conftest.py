@@ -8,7 +8,7 @@ Every fake fails the test at teardown if it saw a request it does not know.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +32,11 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-def trust_ca(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def trust_ca(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     pem = tmp_path / "fake-ca.pem"
     ca.cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("SSL_CERT_FILE", str(pem))
-    yield pem
+    return pem
 
 
 @pytest.fixture

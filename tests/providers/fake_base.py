@@ -11,6 +11,7 @@ fixtures turn into a test failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.parser
 import email.policy
 import io
@@ -163,10 +164,8 @@ class FakeServer:
         if queue:
             fault = queue.popleft()
             if fault.hang:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), fault.hang)
-                except TimeoutError:
-                    pass
             rec.status = fault.status
             return fault.response()
         resp = await handler(request)

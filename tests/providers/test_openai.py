@@ -57,7 +57,8 @@ async def test_design_happy_path(
 
     img = Image.open(io.BytesIO(result.files[0].data))
     assert result.files[0].name == "design.png"
-    assert img.format == "PNG" and img.size == size
+    assert img.format == "PNG"
+    assert img.size == size
     rw, rh = (int(x) for x in aspect.split(":"))
     assert img.width * rh == img.height * rw  # exact aspect
     assert result.data == {
@@ -70,14 +71,17 @@ async def test_design_happy_path(
     assert sent["prompt"] == result.data["prompt_used"]
     for part in ("a lighthouse at dawn", "vintage", "#112233", "#000080", "Avoid: text"):
         assert part in sent["prompt"]
-    assert sent["size"] == requested and sent["model"] == "gpt-image-1.5" and sent["n"] == 1
+    assert sent["size"] == requested
+    assert sent["model"] == "gpt-image-1.5"
+    assert sent["n"] == 1
     assert sent["quality"] == "medium"
     # usage, model, request id, idempotency key
     assert attempt.model == "gpt-image-1.5"
     assert attempt.request_id == "req_img_1"
     assert attempt.cost_usd == pytest.approx(0.034 if aspect == "1:1" else 0.05)
     images = openai_server.requests_to("images")
-    assert len(images) == 1 and images[0].headers["Idempotency-Key"] == "idem-test-0001"
+    assert len(images) == 1
+    assert images[0].headers["Idempotency-Key"] == "idem-test-0001"
     assert images[0].headers["Authorization"] == f"Bearer {OPENAI_KEY}"
     # moderation ran first, on the same text
     assert [r.route for r in openai_server.requests] == ["moderations", "images"]
@@ -159,7 +163,8 @@ async def test_status_faults(
     await p.aclose()
     err = info.value
     assert type(err) is exc_type
-    assert err.status == status and err.retry_after == retry_after  # type: ignore[attr-defined]
+    assert err.status == status
+    assert err.retry_after == retry_after
     assert err.request_id == f"req_err_{status}"  # type: ignore[attr-defined]
     assert err.provider == "openai"  # type: ignore[attr-defined]
     assert len(openai_server.requests) == 1  # SDK retries are off
@@ -249,8 +254,10 @@ async def test_wrong_key_never_leaks(
     assert "authentication failed" in str(info.value)
     # the API's 401 text echoes the key's tail; none of it may surface
     for text in (str(info.value), repr(info.value), info.value.reason):
-        assert wrong not in text and wrong[-4:] not in text
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+        assert wrong not in text
+        assert wrong[-4:] not in text
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
     for record in caplog.records:
         assert wrong not in record.getMessage()
     assert_no_secrets(info.value)

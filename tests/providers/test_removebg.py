@@ -48,16 +48,21 @@ async def test_cutout_happy_path(
 
     img = Image.open(io.BytesIO(result.files[0].data))
     assert result.files[0].name == "remove-bg.png"
-    assert img.format == "PNG" and img.mode == "RGBA" and img.size == (120, 80)
+    assert img.format == "PNG"
+    assert img.mode == "RGBA"
+    assert img.size == (120, 80)
     alpha = np.asarray(img.getchannel("A"))
-    assert alpha[0, 0] == 0 and alpha[40, 60] == 255
+    assert alpha[0, 0] == 0
+    assert alpha[40, 60] == 255
     assert result.data == {"width": 120, "height": 80}
     assert removebg_server.forms[-1] == {"size": "auto", "type": sent_type, "format": "png"}
     [req] = removebg_server.requests
     assert req.headers["X-Api-Key"] == REMOVEBG_KEY
     assert req.headers["Idempotency-Key"] == "idem-test-0001"
-    assert attempt.upstream_credits == 1.0 and attempt.cost_usd == pytest.approx(0.2)
-    assert attempt.request_id == "rbg-1" and attempt.model == "remove.bg/auto"
+    assert attempt.upstream_credits == 1.0
+    assert attempt.cost_usd == pytest.approx(0.2)
+    assert attempt.request_id == "rbg-1"
+    assert attempt.model == "remove.bg/auto"
     assert_logs_clean(caplog)
 
 
@@ -115,7 +120,8 @@ async def test_error_statuses(
     await p.aclose()
     err = info.value
     assert type(err) is exc_type
-    assert err.status == status and err.retry_after == retry_after  # type: ignore[attr-defined]
+    assert err.status == status
+    assert err.retry_after == retry_after
     assert attempt.upstream_credits == 0  # refused requests are not charged
     assert len(removebg_server.requests) == 1
     assert_no_secrets(err)
@@ -186,7 +192,8 @@ async def test_wrong_key_never_leaks(
         await p.run(make_request("remove-bg", image=sample_image(40, 40)), Attempt())
     await p.aclose()
     assert info.value.status == 403
-    assert wrong not in repr(info.value) and all(
+    assert wrong not in repr(info.value)
+    assert all(
         wrong not in r.getMessage() for r in caplog.records
     )
 

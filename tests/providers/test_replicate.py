@@ -60,7 +60,8 @@ async def test_design_by_model_name(
     await p.aclose()
 
     img = decode(result.files[0].data)
-    assert result.files[0].name == "design.png" and img.size == size
+    assert result.files[0].name == "design.png"
+    assert img.size == size
     assert result.data == {
         "prompt_used": result.data["prompt_used"],
         "width": size[0],
@@ -72,7 +73,8 @@ async def test_design_by_model_name(
     assert create.headers["Idempotency-Key"] == "idem-test-0001"
     assert create.headers["Authorization"] == f"Bearer {REPLICATE_TOKEN}"
     pred = replicate_server.predictions[attempt.request_id or ""]
-    assert pred["input"]["aspect_ratio"] == aspect and pred["input"]["seed"] == 7
+    assert pred["input"]["aspect_ratio"] == aspect
+    assert pred["input"]["seed"] == 7
     assert pred["input"]["prompt"] == result.data["prompt_used"]
     # the output was fetched over HTTPS (FileOutput) without any credentials
     [download] = replicate_server.requests_to("delivery")
@@ -117,9 +119,11 @@ async def test_upscale_size_is_made_exact_and_alpha_kept(
     result = await p.run(make_request("upscale", {"scale": 2}, image=src), Attempt())
     await p.aclose()
     img = decode(result.files[0].data)
-    assert img.size == (192, 128) and img.mode == "RGBA"
+    assert img.size == (192, 128)
+    assert img.mode == "RGBA"
     alpha = np.asarray(img.getchannel("A"))
-    assert alpha[0, 0] == 0 and alpha[64, 96] == 255
+    assert alpha[0, 0] == 0
+    assert alpha[64, 96] == 255
 
 
 async def test_remove_bg_large_input_is_uploaded(
@@ -132,15 +136,19 @@ async def test_remove_bg_large_input_is_uploaded(
     result = await p.run(make_request("remove-bg", {"mode": "person"}, image=src), attempt)
     await p.aclose()
     img = decode(result.files[0].data)
-    assert img.format == "PNG" and img.mode == "RGBA" and img.size == (800, 800)
+    assert img.format == "PNG"
+    assert img.mode == "RGBA"
+    assert img.size == (800, 800)
     alpha = np.asarray(img.getchannel("A"))
-    assert alpha.min() == 0 and alpha.max() == 255  # a real cut-out
+    assert alpha.min() == 0
+    assert alpha.max() == 255
     assert len(replicate_server.requests_to("files_create")) == 1
     pred = replicate_server.predictions[attempt.request_id or ""]
     assert pred["input"]["image"].startswith(replicate_server.base_url + "/v1/files/")
     assert pred["input"]["background_type"] == "rgba"
     # the uploaded file is deleted afterwards
-    assert len(replicate_server.requests_to("files_delete")) == 1 and not replicate_server.files
+    assert len(replicate_server.requests_to("files_delete")) == 1
+    assert not replicate_server.files
 
 
 async def test_output_as_data_url(tmp_path: Path, replicate_server: FakeReplicate) -> None:
@@ -269,7 +277,8 @@ async def test_create_faults(
     await p.aclose()
     err = info.value
     assert type(err) is exc_type
-    assert err.status == status and err.retry_after == retry_after  # type: ignore[attr-defined]
+    assert err.status == status
+    assert err.retry_after == retry_after
     assert len(replicate_server.requests) == 1  # no retry inside the SDK or the adapter
     assert_no_secrets(err, err.__cause__, err.__context__)
     assert_logs_clean(caplog)
