@@ -12,7 +12,7 @@ from skimage import data
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from core.providers.base import ProviderRequest
-from core.providers.local import palette
+from core.providers.local import palette, representatives
 from core.providers.local.palette import Swatch, analyse_palette, extract_palette
 from core.tools.base import PaletteParams
 
@@ -152,3 +152,84 @@ def test_run_returns_swatch_image_and_colours(make_settings) -> None:  # type: i
     assert out.width == 1200
     # the first card is painted in the first colour
     assert out.convert("RGB").getpixel((5, 5)) == tuple(colours[0]["rgb"])
+
+
+def _hue_wheel(side: int = 400) -> np.ndarray:
+    """A full-saturation hue disc on white (the hue is the angle)."""
+    y, x = np.mgrid[0:side, 0:side] - side / 2 + 0.5
+    h = (np.arctan2(y, x) / (2 * np.pi)) % 1 * 6
+    rgb = np.stack([np.abs(h - 3) - 1, 2 - np.abs(h - 2), 2 - np.abs(h - 4)], axis=-1).clip(0, 1)
+    arr = np.rint(rgb * 255).astype(np.uint8)
+    arr[np.hypot(x, y) > side / 2 - 2] = 255
+    return arr
+
+
+def _coverage(arr: np.ndarray, rgb: tuple[int, int, int]) -> float:
+    """Share of the image's pixels within ΔE2000 5 of `rgb`."""
+    lab = rgb2lab(arr[..., :3] / 255.0).reshape(-1, 3)
+    ref = rgb2lab(np.array([[rgb]], float) / 255.0)[0, 0]
+    return float((deltaE_ciede2000(lab, np.broadcast_to(ref, lab.shape)) <= 5).mean())
+
+
+def _occurs(arr: np.ndarray, rgb: tuple[int, int, int]) -> bool:
+    return bool((arr[..., :3].reshape(-1, 3) == rgb).all(axis=1).any())
+
+
+@pytest.mark.parametrize("include_neutral", [False, True])
+def test_one_colour_is_the_dominant_colour_of_a_hue_wheel(include_neutral: bool) -> None:
+    """`--colors 1` on a hue wheel: a colour that is there and covers ≥ 5 %, not the mean."""
+    arr = _hue_wheel()
+    (swatch,) = extract_palette(Image.fromarray(arr), 1, include_neutral)
+    assert _occurs(arr, swatch.rgb)
+    assert _coverage(arr, swatch.rgb) >= 0.05
+    if include_neutral:
+        assert swatch.rgb == (255, 255, 255)  # the white around the disc: 23 % of the image
+
+
+def test_one_colour_on_skimage_colour_wheel_is_the_black_corners() -> None:
+    arr = data.colorwheel()  # 21 % pure black around the wheel
+    (swatch,) = extract_palette(Image.fromarray(arr), 1, include_neutral=True)
+    assert swatch.rgb == (0, 0, 0)
+    assert _coverage(arr, swatch.rgb) >= 0.2
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "colorwheel"])
+@pytest.mark.parametrize("n", [1, 6, 12])
+def test_every_swatch_occurs_and_names_are_unique(name: str, n: int) -> None:
+    arr = getattr(data, name)()
+    for include_neutral in (False, True):
+        swatches = extract_palette(Image.fromarray(arr), n, include_neutral)
+        assert all(_occurs(arr, s.rgb) for s in swatches), swatches
+        names = [s.name for s in swatches]
+        assert len(set(names)) == len(names), names
+
+
+def test_swatch_is_the_clusters_most_common_colour_not_its_mean() -> None:
+    arr = np.zeros((100, 100, 3), np.uint8)
+    arr[:, :70] = (200, 40, 40)
+    arr[:, 70:] = (210, 50, 50)  # one cluster, two reds: the mean (203, 43, 43) is nowhere
+    (swatch,) = extract_palette(Image.fromarray(arr), 1)
+    assert swatch.rgb == (200, 40, 40)
+
+
+def test_alpha_weighting_picks_the_opaque_colour() -> None:
+    arr = np.zeros((100, 100, 4), np.uint8)
+    arr[:, :60] = (30, 80, 200, 40)  # more pixels, but faint
+    arr[:, 60:] = (30, 90, 220, 255)
+    (swatch,) = extract_palette(Image.fromarray(arr, "RGBA"), 1)
+    assert swatch.rgb == (30, 90, 220)
+
+
+def test_shared_names_get_lightness_modifiers() -> None:
+    rgbs = np.array([[0, 0, 120], [0, 0, 140], [0, 0, 100]])
+    assert representatives.unique_names(rgbs, ["navy", "navy", "navy"]) == [
+        "navy",
+        "light navy",
+        "dark navy",
+    ]
+    two = representatives.unique_names(
+        np.array([[20, 20, 20], [5, 5, 5], [255, 0, 0]]), ["black"] * 2 + ["red"]
+    )
+    assert two == ["light black", "dark black", "red"]
+    many = representatives.unique_names(np.array([[i * 10, 0, 0] for i in range(6)]), ["black"] * 6)
+    assert len(set(many)) == 6

@@ -9,6 +9,12 @@ Why it is fast and still accurate:
 - clustering is in CIELAB (Euclidean distance there is ΔE76); near-identical
   clusters (CIEDE2000 < 2) are merged so a flat image gets no duplicate swatches.
 
+Every swatch is a colour that occurs in the image, never a mean: each cluster is
+shown by its mode, the most common exact pixel colour at its density peak (see
+`representatives.py`). So `n = 1` gives the dominant colour, not
+the average of the whole image. Names are the nearest CSS colour (CIEDE2000); where
+two swatches share one, lightness modifiers (deep, dark, light, pale) tell them apart.
+
 Each pixel counts by its alpha: one at alpha 100 weighs 100/255 of an opaque
 one, and fully transparent pixels count nothing (an image that is translucent
 everywhere still has a palette). Colours are sRGB: the engine's decoder (and,
@@ -29,13 +35,14 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
+from skimage.color import deltaE_ciede2000, rgb2lab
 
 from core.colors import _named_table, hex_of
 from core.config import Settings
 from core.errors import InvalidInput
 from core.imaging import to_srgb
 from core.providers.base import OutputFile, ProviderRequest, ProviderResult
+from core.providers.local.representatives import merge_same, mode_colour, unique_names
 from core.tools.base import PaletteParams
 
 log = logging.getLogger(__name__)
@@ -47,7 +54,6 @@ MOSTLY_NEUTRAL = 0.10  # if fewer than 10 % of pixels carry colour, keep neutral
 MERGE_DE = 2.0  # clusters closer than this (CIEDE2000) are one colour to the eye
 SPECK = 0.005  # clusters under 0.5 % of the pixels are edge blends/JPEG ringing: folded in
 SEED = 0
-
 ImageInput = bytes | Image.Image
 
 
@@ -104,18 +110,27 @@ def analyse_palette(
     pixels, weights = _visible_pixels(_load_small(image))
     if len(pixels) == 0:
         raise InvalidInput("The image is fully transparent: there are no colours to read.")
-    means, counts = _histogram(pixels, weights)
+    keys = _bin_keys(pixels)
+    means, counts, used = _histogram(pixels, weights, keys)
     lab = rgb2lab(means[None, :, :] / 255.0)[0]
     neutral = _is_neutral(lab)
     neutral_share = float(counts[neutral].sum() / counts.sum())
     mostly_neutral = False
     if not include_neutral:
         if 1.0 - neutral_share >= MOSTLY_NEUTRAL:
-            lab, counts = lab[~neutral], counts[~neutral]
+            lab, counts, used = lab[~neutral], counts[~neutral], used[~neutral]
         else:
             mostly_neutral = True
-    centres, weights = _fold_specks(*_cluster(lab, counts.astype(np.float64), n))
-    return PaletteAnalysis(_swatches(centres, weights), mostly_neutral, neutral_share)
+    counts = counts.astype(np.float64)
+    centres, totals, labels = _cluster(lab, counts, n)
+    _, totals, owner = _fold_specks(centres, totals)
+    groups = owner[labels]
+    rgbs = [
+        mode_colour(lab[groups == g], counts[groups == g], used[groups == g], pixels, weights, keys)
+        for g in range(len(totals))
+    ]
+    rgb, totals = merge_same(np.array(rgbs), totals, MERGE_DE)
+    return PaletteAnalysis(_swatches(rgb, totals), mostly_neutral, neutral_share)
 
 
 def _load_small(image: ImageInput) -> Image.Image:
@@ -154,16 +169,27 @@ def _visible_pixels(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     return pixels, np.ones(len(pixels))
 
 
-def _histogram(pixels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pool pixels into 32×32×32 RGB bins: (weighted mean RGB per bin, total weight per bin)."""
+def _bin_keys(pixels: np.ndarray) -> np.ndarray:
+    """The 15-bit histogram bin (5 bits per RGB channel) of every pixel, N int."""
     p = pixels.astype(np.int32)
-    key = ((p[:, 0] >> 3) << 10) | ((p[:, 1] >> 3) << 5) | (p[:, 2] >> 3)
+    key: np.ndarray = ((p[:, 0] >> 3) << 10) | ((p[:, 1] >> 3) << 5) | (p[:, 2] >> 3)
+    return key
+
+
+def _histogram(
+    pixels: np.ndarray, weights: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pool pixels into 32×32×32 RGB bins.
+
+    Returns (weighted mean RGB per used bin, total weight per used bin, the used bins' keys).
+    """
+    p = pixels.astype(np.int32)
     counts = np.bincount(key, weights=weights, minlength=32768)
     used = np.nonzero(counts)[0]
     sums = np.stack(
         [np.bincount(key, weights=p[:, c] * weights, minlength=32768)[used] for c in range(3)]
     )
-    return (sums / counts[used]).T, counts[used]
+    return (sums / counts[used]).T, counts[used], used
 
 
 def _is_neutral(lab: np.ndarray) -> np.ndarray:
@@ -172,18 +198,26 @@ def _is_neutral(lab: np.ndarray) -> np.ndarray:
     return result
 
 
-def _cluster(lab: np.ndarray, weights: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted k-means in CIELAB (fixed seed); indistinguishable clusters merged."""
+def _cluster(
+    lab: np.ndarray, weights: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted k-means in CIELAB (fixed seed); indistinguishable clusters merged.
+
+    Returns (cluster centres K×3, their total weights K, the cluster of every input row).
+    """
     from sklearn.cluster import KMeans
 
     if len(lab) <= n:
-        return _merge_close(lab.copy(), weights)
+        centres, totals, owner = _merge_close(lab.copy(), weights)
+        return centres, totals, owner
     km = KMeans(n_clusters=n, n_init=2, random_state=SEED, max_iter=100, tol=1e-3)
     with _single_thread():  # a few thousand points: threads only add spin-waiting under load
         labels = km.fit_predict(lab, sample_weight=weights)
     totals = np.bincount(labels, weights=weights, minlength=n)
     keep = totals > 0
-    return _merge_close(km.cluster_centers_[keep], totals[keep])
+    renumber = np.cumsum(keep) - 1  # cluster index among the non-empty ones
+    centres, totals, owner = _merge_close(km.cluster_centers_[keep], totals[keep])
+    return centres, totals, owner[renumber[labels]]
 
 
 @lru_cache(maxsize=1)
@@ -197,15 +231,23 @@ def _single_thread() -> Any:
     return _threadpools().limit(limits=1)
 
 
-def _fold_specks(centres: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Give the pixels of tiny clusters to their nearest real colour (CIEDE2000)."""
+def _fold_specks(
+    centres: np.ndarray, totals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give the pixels of tiny clusters to their nearest real colour (CIEDE2000).
+
+    Returns (kept centres, their totals, the kept index each input cluster went to).
+    """
     small = totals < SPECK * totals.sum()
     if not small.any() or small.all():
-        return centres, totals
+        return centres, totals, np.arange(len(totals))
     big_c, big_w = centres[~small], totals[~small].copy()
-    for j, w in zip(nearest_ciede2000(centres[small], big_c), totals[small], strict=True):
+    owner = np.cumsum(~small) - 1
+    nearest = nearest_ciede2000(centres[small], big_c)
+    owner[small] = nearest
+    for j, w in zip(nearest, totals[small], strict=True):
         big_w[j] += w
-    return big_c, big_w
+    return big_c, big_w, owner
 
 
 def nearest_ciede2000(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -217,11 +259,17 @@ def nearest_ciede2000(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return result
 
 
-def _merge_close(centres: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fold clusters that are indistinguishable (ΔE2000 < MERGE_DE) into the larger one."""
+def _merge_close(
+    centres: np.ndarray, totals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fold clusters that are indistinguishable (ΔE2000 < MERGE_DE) into the larger one.
+
+    Returns (kept centres, their totals, the kept index each input cluster went to).
+    """
     order = np.argsort(-totals, kind="stable")
     kept_c: list[np.ndarray] = []
     kept_w: list[float] = []
+    owner = np.zeros(len(totals), dtype=np.int64)
     for i in order:
         c, w = centres[i], float(totals[i])
         dists = [float(deltaE_ciede2000(c, k)) for k in kept_c]
@@ -229,16 +277,17 @@ def _merge_close(centres: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, n
             j = int(np.argmin(dists))
             kept_c[j] = (kept_c[j] * kept_w[j] + c * w) / (kept_w[j] + w)
             kept_w[j] += w
+            owner[i] = j
         else:
+            owner[i] = len(kept_c)
             kept_c.append(c.copy())
             kept_w.append(w)
-    return np.array(kept_c), np.array(kept_w)
+    return np.array(kept_c), np.array(kept_w), owner
 
 
-def _swatches(centres: np.ndarray, weights: np.ndarray) -> list[Swatch]:
-    rgb = np.clip(np.rint(lab2rgb(centres[None, :, :])[0] * 255), 0, 255).astype(int)
+def _swatches(rgb: np.ndarray, weights: np.ndarray) -> list[Swatch]:
     tenths = largest_remainder(weights, 1000)
-    names = names_of(rgb)
+    names = unique_names(rgb, names_of(rgb))
     out = [
         Swatch((int(r[0]), int(r[1]), int(r[2])), t / 10, name)
         for r, t, name in zip(rgb, tenths, names, strict=True)
