@@ -33,7 +33,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 \
+# PYTHONWARNINGS=ignore: setuptools' "Editable installation" banner (a warning raised in
+# pip's build subprocess) is not the user's business; real errors still fail the import check.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 \
   | grep -vE "^WARNING: Location .* is ignored" || true
 .venv/bin/python -c "import core, discord, onnxruntime, ncnn" \
   || { echo "setup: installing the package failed" >&2; exit 1; }
