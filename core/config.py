@@ -1,7 +1,8 @@
 """Settings: `config.toml` + secrets from the environment -> frozen, validated objects.
 
 Lookup order for the file: `--config PATH`, else `./config.toml`, else
-`$LUNEO_CONFIG`, else built-in defaults. A bad key or value raises ConfigError
+`$LUNEO_CONFIG`, else built-in defaults (data then lives in the per-user data
+folder, `user_data_dir`, never in the current folder). A bad key or value raises ConfigError
 with one line naming it. Secrets (`DISCORD_TOKEN`, `OPENAI_API_KEY`,
 `REPLICATE_API_TOKEN`, `REMOVEBG_API_KEY`) come only from the environment.
 """
@@ -297,6 +298,17 @@ def _first_error_line(exc: ValidationError) -> str:
     return f"config: `{loc}`: {msg}" if loc else f"config: {msg}"
 
 
+def user_data_dir() -> Path:
+    """Where a Studio with no config file keeps its data: the platform's per-user data
+    folder (platformdirs: `$XDG_DATA_HOME/luneo-studio`, else
+    `~/.local/share/luneo-studio` on Linux), so every folder shares one wallet,
+    history and result cache. `[storage]` paths in a config file are relative to
+    that file's folder instead."""
+    from platformdirs import user_data_path
+
+    return user_data_path("luneo-studio", appauthor=False)
+
+
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     """The config file to load: `explicit`, else ./config.toml if present, else
     $LUNEO_CONFIG, else None (defaults only). Raises ConfigError when the file named by
@@ -339,7 +351,7 @@ def load_settings(
             )
     for key, value in (overrides or {}).items():
         _deep_set(raw, key.split("."), value)
-    raw["base_dir"] = cfg_path.parent.resolve() if cfg_path else Path.cwd()
+    raw["base_dir"] = cfg_path.parent.resolve() if cfg_path else user_data_dir()
     raw["secrets"] = Secrets.from_env(env)
     try:
         return Settings.model_validate(raw)

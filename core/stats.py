@@ -45,6 +45,10 @@ async def collect_stats(
         "COALESCE(SUM(CASE WHEN kind = 'refund' THEN delta ELSE 0 END), 0) AS refunded, "
         "COALESCE(SUM(CASE WHEN kind IN ('grant', 'daily', 'start', 'topup') THEN delta ELSE 0 END),"
         " 0) AS issued FROM ledger") or {})
+    ledger.update(dict(await db.fetchone(  # what running jobs hold now; what finished ones cost
+        "SELECT COALESCE(SUM(CASE WHEN state = 'held' THEN amount END), 0) AS held_now, "
+        "COALESCE(SUM(CASE WHEN state = 'settled' THEN amount END), 0) AS spent FROM holds")
+        or {}))
     return {"tools": tools, "failures": failures, "providers": providers, "circuits": circuits,
             "ledger": ledger, "live": metrics.snapshot() if metrics else []}
 
@@ -65,3 +69,41 @@ def _per_provider(circuits: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
         out[provider] = {"circuit": state, "failures": sum(c["failures"] or 0 for _t, c in bad),
                          "last_error": last}
     return out
+
+
+CHART_DAYS = 14
+
+
+async def daily_figures(db: Database, days: int = CHART_DAYS,
+                        now: float | None = None) -> dict[str, Any]:
+    """What the /stats chart draws, for the last `days` UTC days up to `now`.
+
+    Returns `{"days": ["YYYY-MM-DD", ...], "runs": {tool: [n per day]}, "credits":
+    {tool: [credits per day]}, "failures": {provider: {outcome: n}}}`: runs of every
+    job by the day it was asked for, credits of the jobs that succeeded, and the
+    provider attempts that did not succeed in those days (transient, permanent,
+    timeout, rejected).
+    """
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.fromtimestamp(time.time() if now is None else now, UTC).date()
+    first = today - timedelta(days=days - 1)
+    labels = [(first + timedelta(days=i)).isoformat() for i in range(days)]
+    since = datetime(first.year, first.month, first.day, tzinfo=UTC).timestamp()
+    index = {day: i for i, day in enumerate(labels)}
+    runs: dict[str, list[int]] = {}
+    spent: dict[str, list[int]] = {}
+    for r in await db.fetchall(
+            "SELECT date(created_at, 'unixepoch') AS day, tool, COUNT(*) AS runs, "
+            "SUM(CASE WHEN state = 'succeeded' THEN cost ELSE 0 END) AS credits "
+            "FROM jobs WHERE created_at >= ? GROUP BY day, tool", (since,)):
+        if r["day"] in index:
+            runs.setdefault(r["tool"], [0] * days)[index[r["day"]]] = int(r["runs"])
+            spent.setdefault(r["tool"], [0] * days)[index[r["day"]]] = int(r["credits"] or 0)
+    failures: dict[str, dict[str, int]] = {}
+    for r in await db.fetchall(
+            "SELECT provider, outcome, COUNT(*) AS n FROM provider_attempts "
+            "WHERE outcome != 'ok' AND at >= ? GROUP BY provider, outcome", (since,)):
+        failures.setdefault(str(r["provider"]), {})[str(r["outcome"])] = int(r["n"])
+    return {"days": labels, "runs": runs, "credits": spent, "failures": failures}

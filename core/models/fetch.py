@@ -297,11 +297,13 @@ def fetch_models(
     log: Log = print,
     *,
     archive_dir: Path | None = None,
+    done: Log | None = None,
 ) -> FetchReport:
     """Make the named models (default: all) present and verified; idempotent.
 
     Each source archive is downloaded once however many models it carries.
     `archive_dir` may hold archives copied in by hand (offline installs).
+    `done(name)` is called once per model that is present at the end (progress bars).
     """
     started = time.monotonic()
     wanted = list(names) if names else list(MODELS)
@@ -314,6 +316,8 @@ def fetch_models(
         if installed(root, MODELS[n]) is not None:
             report.skipped.append(n)
             log(f"{n}: present and verified")
+            if done is not None:
+                done(n)
         else:
             todo.setdefault(MODELS[n].source.key, []).append(MODELS[n])
     root.mkdir(parents=True, exist_ok=True)
@@ -326,6 +330,9 @@ def fetch_models(
             report.failed += [s.name for s in specs]
             continue
         report.fetched += [s.name for s in specs]
+        if done is not None:
+            for s in specs:
+                done(s.name)
     report.seconds = time.monotonic() - started
     if failures:
         more = f" (and {len(failures) - 1} more source(s) failed)" if len(failures) > 1 else ""

@@ -96,10 +96,11 @@ class ModelStore:
         log: Log = print,
         *,
         archive_dir: Path | None = None,
+        done: Log | None = None,
     ) -> FetchReport:
         """Make the named models (default: all) present and verified; idempotent.
         See `core.models.fetch.fetch_models`."""
-        return fetch_models(self.root, names, log, archive_dir=archive_dir)
+        return fetch_models(self.root, names, log, archive_dir=archive_dir, done=done)
 
     # ---- loading (once per store, shared by every thread)
     def _load_once(self, name: str, loader: Callable[[builtins.list[Path]], Any]) -> Any | None:
