@@ -27,6 +27,7 @@ from bot.views import cancel_view, result_view
 from core.errors import StudioError
 from core.imaging import encode_to_fit
 from core.jobs import JobEvent, JobResult
+from core.swatches import ase_bytes, gpl_text
 
 if TYPE_CHECKING:
     from bot.jobs import JobRunner
@@ -282,6 +283,7 @@ class JobMessage:
 
     async def _deliver(self, result: JobResult) -> None:
         files, encode_notes = await self._files(result)
+        files += swatch_files(result)
         embed = render.result_embed(result, encode_notes, files[0][0] if files else None)
         view = result_view(self.tool, self.job_id) or discord.utils.MISSING
         content = f"<@{self.owner_id}>"
@@ -323,3 +325,12 @@ class JobMessage:
 
 def _discord_files(files: list[tuple[str, bytes]]) -> list[discord.File]:
     return [discord.File(io.BytesIO(data), filename=name) for name, data in files]
+
+
+def swatch_files(result: JobResult) -> list[tuple[str, bytes]]:
+    """A palette's colours as swatch files design tools import (core/swatches.py):
+    `.ase` for Adobe apps, Affinity and Procreate, `.gpl` for GIMP, Inkscape and Krita."""
+    colours = (result.data or {}).get("colors") if result.tool == "palette" else None
+    if not colours:
+        return []
+    return [("palette.ase", ase_bytes(colours)), ("palette.gpl", gpl_text(colours).encode())]

@@ -13,6 +13,7 @@ from discord.app_commands import Choice
 
 from core.config import Settings
 from core.jobs import JobEvent, JobResult
+from core.swatches import hex_block
 from core.tools.base import TOOLS, choices, option_costs
 
 LABELS = {
@@ -115,7 +116,8 @@ def _palette_fields(data: dict[str, Any]) -> list[tuple[str, str]]:
             f"`{c['hex']}` **{c['name']}** {c['percent']:.1f}% · rgb({r}, {g}, {b}) · "
             f"hsl({h:.0f}, {s:.0f}%, {lum:.0f}%)"
         )
-    return [("Colours", "\n".join(lines)[:1024] or "—")]
+    return [("Colours", "\n".join(lines)[:1024] or "—"),
+            ("Hex codes", hex_block(data.get("colors", []))[:1024])]
 
 
 def _details(result: JobResult) -> list[tuple[str, str]]:
@@ -142,7 +144,7 @@ def result_embed(result: JobResult, notes: list[str], filename: str | None) -> d
         title=LABELS[result.tool], description=result_line(result), colour=COLOUR_OK
     )
     for name, value in _details(result):
-        embed.add_field(name=name, value=value, inline=name != "Colours")
+        embed.add_field(name=name, value=value, inline=name not in ("Colours", "Hex codes"))
     extra = list(notes)
     if result.fallback_reason:
         extra.insert(0, f"Fell back after: {result.fallback_reason}")

@@ -1,7 +1,10 @@
-"""/stats: runs, failures, latency and spend per tool and provider (admins)."""
+"""/stats: runs, failures, latency and spend per tool and provider (admins), with a chart
+of the last 14 days (bot/pictures.py, drawn in a thread)."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -9,10 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import admin_command
+from bot.pictures import stats_chart_png
 from bot.render import COLOUR_OK
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
+
+
+CHART_NAME = "stats.png"
 
 
 def _tool_lines(rows: list[dict[str, Any]]) -> str:
@@ -46,7 +53,9 @@ class Stats(commands.Cog):
     async def stats(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.bot.engine.stats()
+        chart = await asyncio.to_thread(stats_chart_png, await self.bot.engine.daily_figures())
         embed = discord.Embed(title="Studio statistics", colour=COLOUR_OK)
+        embed.set_image(url=f"attachment://{CHART_NAME}")
         embed.add_field(
             name="Tools",
             value=_tool_lines(stats.get("tools", []))[:1024] or "No runs yet.",
@@ -65,11 +74,14 @@ class Stats(commands.Cog):
         if ledger:
             embed.add_field(
                 name="Credits (all servers)",
-                value=f"issued {ledger.get('issued', 0)} · held {ledger.get('held', 0)} · "
-                f"refunded {ledger.get('refunded', 0)}",
+                value=f"given out {ledger.get('issued', 0)} · spent {ledger.get('spent', 0)} · "
+                f"refunded {ledger.get('refunded', 0)} · "
+                f"held now by running jobs {ledger.get('held_now', 0)}",
                 inline=False,
             )
-        await interaction.followup.send(embed=embed, ephemeral=True)
+        await interaction.followup.send(
+            embed=embed, file=discord.File(io.BytesIO(chart), filename=CHART_NAME), ephemeral=True
+        )
 
 
 async def setup(bot: StudioBot) -> None:

@@ -261,6 +261,12 @@ class Engine:
 
         return await collect_stats(self.db, self.breakers, self.metrics)
 
+    async def daily_figures(self, days: int = 14) -> dict[str, Any]:
+        """Runs and credits per tool per day, failed attempts by provider (core/stats.py)."""
+        from core.stats import daily_figures
+
+        return await daily_figures(self.db, days)
+
     # -- events -----------------------------------------------------------------------
     def _emit(self, event: JobEvent) -> None:
         for cb in list(self._listeners):
