@@ -19,17 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
-import errno
 import glob
-import json
 import logging
-import os
 import re
-import shutil
-import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,13 +36,21 @@ from core.cli_commands import (
     providers_command,
     stats_command,
 )
+from core.cli_output import (
+    CLI_GUILD,
+    CLI_MEMBER,
+    check_output,
+    event_line,
+    print_result,
+    refund_undelivered,
+    report_error,
+    write_outputs,
+)
 from core.config import Settings, load_settings
-from core.errors import ConfigError, InvalidInput, StorageError, StudioError, UserError
-from core.jobs import JobEvent, JobResult
+from core.errors import ConfigError, InvalidInput, StudioError, UserError
+from core.jobs import JobEvent
 from core.tools.base import TOOLS, choices, default
 
-CLI_GUILD = "cli"
-CLI_MEMBER = "operator"
 log = logging.getLogger(__name__)
 
 
@@ -172,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
     except ConfigError as exc:
         if args.cmd == "run" and args.json:  # `--json` always prints its object
-            return _report_error(args, exc, time.monotonic())
+            return report_error(args, exc, time.monotonic())
         print(str(exc), file=sys.stderr)
         return 1
     _setup_cli_logging(settings, args.verbose or args.cmd in plugin_commands())
@@ -293,7 +294,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                                "(end it with /).", field="out")
         check_output(args.out)
     except StudioError as exc:
-        return _report_error(args, exc, started)
+        return report_error(args, exc, started)
     run = _Run(args, settings, compact=len(inputs) > 1)
     try:
         with ProgressReport() as bar:
@@ -336,13 +337,13 @@ class _Run:
                 CLI_GUILD, CLI_MEMBER, args.tool, tool_params(args.tool, args, prompt=item),
                 image=image, source="cli"))
         except StudioError as exc:
-            return _report_error(args, exc, started, compact=self.compact)
+            return report_error(args, exc, started, compact=self.compact)
         stem = Path(filename).stem if filename else slug(item) if not takes_image else None
         try:
             outputs = write_outputs(result, args.out, stem)
         except OSError as exc:
-            result, outputs = await _refund_undelivered(self.engine, result, exc), []
-        _print_result(args, result, outputs, compact=self.compact)
+            result, outputs = await refund_undelivered(self.engine, result, exc), []
+        print_result(args, result, outputs, compact=self.compact)
         if result.ok:
             return 0
         return 2 if isinstance(result.error, UserError) else 1
@@ -372,7 +373,7 @@ class _Run:
                     self.bar.start(ev.job_id, self.args.tool)
                 self.bar.update(ev.job_id, ev.fraction, ev.message or "")
             return
-        line = _event_line(ev)
+        line = event_line(ev)
         if line and not self.bar.plain and not self.args.json:
             self.bar.log(line)
 
@@ -398,190 +399,6 @@ def _read_input(item: str) -> tuple[bytes, str]:
     except OSError as exc:
         raise InvalidInput(f"Invalid `image`: cannot read {src} ({exc.strerror or exc})",
                            field="image") from None
-
-
-def _out_folder(out: str | None) -> Path:
-    """The folder outputs go to: `-o` when it names a folder, else its parent."""
-    if out is None:
-        return Path.cwd()
-    if Path(out).is_dir() or out.endswith(("/", "\\")):
-        return Path(out)
-    return Path(out).parent
-
-
-def check_output(out: str | None) -> None:
-    """Check, before any credits are held, that outputs can be written for `-o out`
-    (None: the current folder; a folder, existing or to be created; or a file path).
-
-    The nearest existing folder must accept a new file (tried with a temporary file,
-    which also catches read-only file systems) and an existing `-o` file must be a
-    writable file. Raises InvalidInput (field `out`) naming the path and the reason.
-    """
-    folder = _out_folder(out)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        also = f", so {folder} cannot be created" if existing != folder else ""
-        raise InvalidInput(f"Invalid `out`: {existing} is not a folder{also}.", field="out")
-    try:
-        with tempfile.TemporaryFile(dir=existing, prefix=".studio-check-"):
-            pass
-    except OSError as exc:
-        raise InvalidInput(f"Invalid `out`: cannot write in {existing} "
-                           f"({exc.strerror or exc}).", field="out") from None
-    target = Path(out) if out is not None and folder != Path(out) else None
-    if target is not None and target.exists() and (
-            not target.is_file() or not os.access(target, os.W_OK)):
-        raise InvalidInput(f"Invalid `out`: {target} exists and is not a writable file.",
-                           field="out")
-
-
-async def _refund_undelivered(engine: Any, result: JobResult, exc: OSError) -> JobResult:
-    """The job succeeded but its output could not be written: refund its credits and
-    mark it failed, in one transaction; the result to report instead."""
-    where = exc.filename or "the output"
-    error = StorageError(f"output {where}: cannot write it ({exc.strerror or exc})")
-
-    def tx(conn: sqlite3.Connection) -> int:
-        if engine.credits.refund_settled_in(conn, result.job_id, "output not written"):
-            conn.execute(  # the job ends failed, never "succeeded and refunded"
-                "UPDATE jobs SET state = 'failed', error_type = ?, error_message = ? "
-                "WHERE id = ? AND state = 'succeeded'",
-                (type(error).__name__, str(error), result.job_id),
-            )
-        return int(engine.credits.balance_in(conn, CLI_GUILD, CLI_MEMBER))
-
-    balance = await engine.db.run_tx(tx)
-    log.warning("job %s: output not written, refunded: %s", result.job_id, error)
-    return dataclasses.replace(result, status="failed", error=error, credits_charged=0,
-                               balance=balance, files=[], file_names=[])
-
-
-def _event_line(ev: JobEvent) -> str | None:
-    """What a terminal shows above the progress bar for a job event, if anything."""
-    if ev.kind == "queued":
-        return f"queued (position {ev.position})"
-    if ev.kind == "attempt":
-        return f"running on {ev.provider} (attempt {ev.attempt})"
-    if ev.kind == "retrying":
-        return f"{ev.provider} failed; retrying in {ev.delay_s:.1f} s"
-    if ev.kind == "fallback":
-        return f"{ev.provider} gave up ({ev.message}); trying the next provider"
-    return None
-
-
-def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
-    """Copy a job's result files out; the paths written.
-
-    Names made up here (`<input stem>-<name>`, in the current folder or an `-o`
-    folder) never replace an existing file: a second run gets `-2`, `-3`, ...
-    (created exclusively, so parallel runs cannot take the same name). An `-o` file
-    path is written as given. Raises OSError after removing what this call wrote.
-    """
-    written: list[str] = []
-    try:
-        for src, name in zip(result.files, result.file_names, strict=True):
-            base = f"{stem}-{name}" if stem else f"{result.job_id[:8]}-{name}"
-            if out is None:
-                dest = _copy_new(src, Path(base))
-            elif Path(out).is_dir() or out.endswith(("/", "\\")):
-                Path(out).mkdir(parents=True, exist_ok=True)
-                dest = _copy_new(src, Path(out) / base)
-            else:
-                dest = Path(out) if not written else Path(out).with_name(
-                    f"{Path(out).stem}-{name}")
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dest)
-            written.append(str(dest))
-    except OSError:
-        for path in written:
-            Path(path).unlink(missing_ok=True)
-        raise
-    return written
-
-
-def _copy_new(src: Path, dest: Path) -> Path:
-    """Copy `src` to `dest`, or to `dest` with `-2`, `-3`, ... before the extension if
-    that name is taken; the path written."""
-    for n in range(1, 10_000):
-        candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
-        try:
-            fh = candidate.open("xb")
-        except FileExistsError:
-            continue
-        with fh, src.open("rb") as data:
-            shutil.copyfileobj(data, fh)
-        return candidate
-    raise FileExistsError(errno.EEXIST, "too many outputs with this name", str(dest))
-
-
-def result_json(result: JobResult, outputs: list[str]) -> dict[str, Any]:
-    """The result as `studio run --json` prints it: ids, status, cost, `outputs` (file
-    paths), the tool's `data`, and the error's type and message when it failed."""
-    err = None
-    if result.error is not None:
-        err = {"type": type(result.error).__name__, "message": str(result.error)}
-    return {
-        "job_id": result.job_id, "tool": result.tool,
-        "status": "succeeded" if result.ok else "failed", "provider": result.provider,
-        "credits_charged": result.credits_charged, "balance": result.balance,
-        "outputs": outputs, "error": err, "elapsed_ms": result.elapsed_ms, "data": result.data,
-        "note": result.note, "fallback_reason": result.fallback_reason, "cached": result.cached,
-    }
-
-
-def _report_error(args: argparse.Namespace, exc: StudioError, started: float, *,
-                  compact: bool = False) -> int:
-    """Report a run that stopped before it had a result (nothing was charged); the
-    exit status (2 for a user error, 1 otherwise). `--json` still prints its object
-    (on one line when `compact`, i.e. one of several JSON Lines)."""
-    if getattr(args, "json", False):
-        print(json.dumps({
-            "job_id": None, "tool": args.tool, "status": "failed", "provider": None,
-            "credits_charged": 0, "balance": None, "outputs": [],
-            "error": {"type": type(exc).__name__, "message": str(exc)},
-            "elapsed_ms": int((time.monotonic() - started) * 1000), "data": {}},
-            indent=None if compact else 2))
-    else:
-        print(f"error: {exc}", file=sys.stderr)
-    return 2 if isinstance(exc, UserError) else 1
-
-
-def _print_result(args: argparse.Namespace, result: JobResult, outputs: list[str], *,
-                  compact: bool = False) -> None:
-    if args.json:
-        print(json.dumps(result_json(result, outputs), indent=None if compact else 2))
-        return
-    if not result.ok:
-        print(f"{result.tool} failed: {result.error}; you were not charged "
-              f"(balance {result.balance}).", file=sys.stderr)
-        return
-    rows = [("tool", result.tool), ("provider", result.provider or "-"),
-            ("credits charged", str(result.credits_charged)), ("balance", str(result.balance)),
-            ("time", f"{result.elapsed_ms / 1000:.2f} s")]
-    if result.note:
-        rows.append(("note", result.note))
-    if result.fallback_reason:
-        rows.append(("fallback", result.fallback_reason))
-    rows.extend(("output", o) for o in outputs)
-    rows.extend(_data_rows(result))
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k.ljust(width)}  {v}")
-
-
-def _data_rows(result: JobResult) -> list[tuple[str, str]]:
-    d = result.data
-    if result.tool == "palette":
-        return [(f"{c['percent']:>5}%", f"{c['hex']}  {c['name']}") for c in d.get("colors", [])]
-    if result.tool == "crop" and "box" in d:
-        b = d["box"]
-        return [("box", f"x={b['x']} y={b['y']} {b['width']}×{b['height']}"),
-                ("reasons", ", ".join(d.get("reasons", [])))]
-    if "width" in d:
-        return [("size", f"{d['width']}×{d['height']}")]
-    return []
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import core.cli
+import core.cli_output
 from core.cli import main
 
 
@@ -100,7 +100,7 @@ def test_a_write_that_fails_after_the_job_is_refunded(
     def disk_full(src: Path, dest: Path) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device", str(dest))
 
-    monkeypatch.setattr(core.cli, "_copy_new", disk_full)
+    monkeypatch.setattr(core.cli_output, "_copy_new", disk_full)
     code = main(["run", "crop", "x.png", "--ratio", "1:1", *(["--json"] if as_json else [])])
     captured = capsys.readouterr()
     assert code == 1
