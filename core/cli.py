@@ -338,6 +338,7 @@ class _Run:
                 image=image, source="cli"))
         except StudioError as exc:
             return report_error(args, exc, started, compact=self.compact)
+        self.bar.finish(result.job_id)  # no bar left over the result
         stem = Path(filename).stem if filename else slug(item) if not takes_image else None
         try:
             outputs = write_outputs(result, args.out, stem)
