@@ -49,7 +49,9 @@ def stats_chart_png(figures: dict[str, Any]) -> bytes:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if figures[key]:
             ax.legend(loc="upper left", ncols=5, frameon=False, labelcolor=TEXT, fontsize=9)
-        else:
+        else:  # the days still on the axis, the bars absent
+            ax.set_xticks(range(len(days)), days)
+            ax.set_xlim(-0.5, len(days) - 0.5)
             ax.text(0.5, 0.5, "no runs in these 14 days", transform=ax.transAxes, ha="center",
                     va="center", color=MUTED)
     ax = fig.add_subplot(grid[2])
