@@ -10,7 +10,6 @@ progress only every 25 %, so a log stays short.
 from __future__ import annotations
 
 import sys
-from types import TracebackType
 from typing import IO, Any
 
 PLAIN_STEP = 0.25  # fraction between two plain lines for one task
@@ -40,8 +39,7 @@ class ProgressReport:
             self._rich.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         """Stop drawing; bars are removed from the terminal."""
         if self._rich is not None:
             self._rich.stop()
