@@ -279,3 +279,98 @@ def test_run_says_which_detector_found_the_faces(
         make_settings(models__dir=str(tmp_path)),
     )
     assert product.note is None  # no faces wanted: nothing missing
+
+
+class FixedFaces:
+    """A detector that reports given head boxes (source pixels) wherever it looks."""
+
+    name = "fixed"
+
+    def __init__(self, boxes: list[Box], width: int) -> None:
+        self.boxes, self.width = boxes, width
+
+    def heads(self, rgb: np.ndarray) -> list[Box]:
+        k = rgb.shape[1] / self.width
+        return [(x0 * k, y0 * k, x1 * k, y1 * k) for x0, y0, x1, y1 in self.boxes]
+
+
+def _share_inside(box: tuple[int, int, int, int], head: Box) -> float:
+    x, y, w, h = box
+    ix = max(0.0, min(x + w, head[2]) - max(x, head[0]))
+    iy = max(0.0, min(y + h, head[3]) - max(y, head[1]))
+    return ix * iy / ((head[2] - head[0]) * (head[3] - head[1]))
+
+
+def _not_cut(box: tuple[int, int, int, int], heads: list[Box]) -> list[float]:
+    shares = [_share_inside(box, head) for head in heads]
+    assert all(s <= 0.05 or s >= 0.95 for s in shares), shares
+    return shares
+
+
+def _two_astronauts() -> tuple[Image.Image, list[Box]]:
+    """The issue's photo: two people side by side on 1024×512, the right one mirrored."""
+    person = Image.fromarray(data.astronaut())
+    img = Image.new("RGB", (1024, 512))
+    img.paste(person, (0, 0))
+    img.paste(ImageOps.mirror(person), (512, 0))
+    heads = [HEAD, (1024 - HEAD[2], HEAD[1], 1024 - HEAD[0], HEAD[3])]
+    return img, [(float(a), float(b), float(c), float(d)) for a, b, c, d in heads]
+
+
+@pytest.mark.parametrize("detector", ["blazeface", "haar", "fixed"])
+@pytest.mark.parametrize("focus", ["face", "auto", "product"])
+def test_two_people_side_by_side_at_4_3_cut_no_face(
+    detector: str, focus: str, request: pytest.FixtureRequest
+) -> None:
+    img, heads = _two_astronauts()
+    faces = {
+        "blazeface": lambda: request.getfixturevalue("blazeface"),
+        "haar": HaarFaces,
+        "fixed": lambda: FixedFaces(heads, 1024),
+    }[detector]()
+    box, _ = choose_crop(img, "4:3", focus, faces)
+    assert box[2:] == (680, 510)  # both heads span 720 px: only one can be whole
+    shares = _not_cut(box, heads)
+    assert max(shares) >= 0.95
+
+
+def _group(k: int, wide: bool, seed: int) -> tuple[Image.Image, list[Box]]:
+    rng = np.random.default_rng(seed)
+    size = (1600, 700) if wide else (700, 1600)
+    img = _texture(*size, seed=seed)
+    cell = (size[0] / k, size[1]) if wide else (size[0], size[1] / k)
+    heads: list[Box] = []
+    for j in range(k):
+        side = round(min(cell) * rng.uniform(0.6, 1.0))
+        person = Image.fromarray(data.astronaut()).resize((side, side))
+        x0 = round((j * cell[0] if wide else 0) + rng.uniform(0, cell[0] - side))
+        y0 = round((0 if wide else j * cell[1]) + rng.uniform(0, cell[1] - side))
+        img.paste(person, (x0, y0))
+        f = side / 512
+        heads.append((x0 + HEAD[0] * f, y0 + HEAD[1] * f, x0 + HEAD[2] * f, y0 + HEAD[3] * f))
+    return img, heads
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+@pytest.mark.parametrize("ratio", list(RATIOS))
+@pytest.mark.parametrize("focus", ["auto", "face", "product"])
+def test_groups_of_faces_are_never_cut(k: int, ratio: str, focus: str) -> None:
+    for wide, seed in ((True, k), (False, 10 + k)):
+        img, heads = _group(k, wide, seed)
+        box, _ = choose_crop(img, ratio, focus, FixedFaces(heads, img.width))
+        _not_cut(box, heads)
+
+
+def test_the_most_prominent_face_is_kept_when_not_all_fit() -> None:
+    img = _texture(1200, 400, seed=2)
+    small = (100.0, 150.0, 180.0, 250.0)  # 80×100 at the left
+    big = (780.0, 60.0, 1000.0, 340.0)  # 220×280 at the right: 900 px apart, window 400
+    box, _ = choose_crop(img, "1:1", "face", FixedFaces([small, big], 1200))
+    assert _not_cut(box, [small, big]) == [0.0, 1.0]
+
+
+def test_uncut_moves_the_window_the_least() -> None:
+    head = (380.0, 100.0, 480.0, 220.0)
+    assert crop.uncut((0, 0), (400, 400), (1000, 400), [head]) == (80, 0)  # now whole
+    assert crop.uncut((500, 0), (400, 400), (1000, 400), [head]) == (500, 0)  # already clear
+    assert crop.uncut((440, 0), (400, 400), (1000, 400), [head]) == (480, 0)  # now outside

@@ -20,6 +20,13 @@ integral images and box overlaps: the share of importance kept, bonuses for
 faces and subject parts kept whole, a penalty for slicing through them.
 `face` weights faces most, `product` the subject, `auto` blends all; `center`
 is the plain centre crop.
+
+No crop cuts a face (every focus but `center`): a detected head is either at
+least 95 % inside the window or at most 5 % inside. Positions that would slice a
+head are penalised far below any other term, weighted by the head's area, so when
+not every head fits the window keeps the most prominent ones whole; a last pass in
+source pixels moves the window the least distance that restores the rule after
+rounding and nudging.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ from core.tools.base import CropParams, aspect_ratio, choices
 RATIOS: dict[str, tuple[int, int]] = {r: aspect_ratio(r) for r in choices("crop", "ratio")}
 WORK_SIDE = 512  # analysis resolution (long side)
 SUBJECT_GAMMA = 1.5  # > 1 favours clearly distinct regions over diffuse texture
+CUT_PENALTY = 100.0  # per unit of head area sliced: outweighs every other score term
+CUT_MARGIN = 0.03  # working-size search: a head 3-97 % inside counts as sliced
+CUT_RULE = (0.05, 0.95)  # the promise, in source pixels: a head is ≤ 5 % or ≥ 95 % inside
 FALLBACK_NOTE = f"face model not installed: Haar cascades find faces ({FETCH_HINT})"
 
 
@@ -70,6 +80,7 @@ class Signals:
     parts: list[tuple[Box, float]] = field(default_factory=list)  # subject boxes, weight
     scale: float = 1.0  # working pixels per source pixel
     face_detector: str = ""  # the name of the detector that looked for faces
+    guard: list[Box] = field(default_factory=list)  # heads never to cut (all detected)
 
 
 def window_size(width: int, height: int, ratio: str) -> tuple[int, int]:
@@ -97,11 +108,12 @@ def choose_crop(
         return ((W - w) // 2, (H - h) // 2, w, h), ["centre crop"]
     if (w, h) == (W, H):
         return (0, 0, w, h), ["the image already has this ratio"]
-    detector = (faces or HaarFaces()) if focus in ("auto", "face") else None
-    signals = analyse(img, detector)
+    detector = faces or HaarFaces()
+    signals = analyse(img, detector, face_importance=focus != "product")
     weights, reasons = _weights(signals, focus)
     if not reasons:
-        return ((W - w) // 2, (H - h) // 2, w, h), ["nothing stands out: centre"]
+        cx, cy = uncut(((W - w) // 2, (H - h) // 2), (w, h), (W, H), _source_heads(signals))
+        return (cx, cy, w, h), ["nothing stands out: centre"]
     x, y = _best_position(signals, weights, w * signals.scale, h * signals.scale)
     x, y = _to_source(signals, focus, (x, y), (w, h), (W, H))
     return (x, y, w, h), reasons
@@ -126,11 +138,18 @@ def _weights(signals: Signals, focus: str) -> tuple[Weights, list[str]]:
 # --- signals --------------------------------------------------------------------------
 
 
-def analyse(img: Image.Image, faces: FaceDetector | None) -> Signals:
-    """Importance map, faces (none without a detector) and subject parts of `img`."""
+def analyse(
+    img: Image.Image, faces: FaceDetector | None, *, face_importance: bool = True
+) -> Signals:
+    """Importance map, faces (none without a detector) and subject parts of `img`.
+
+    With `face_importance` false (the product focus) the heads found are only
+    guarded (never cut), not scored as what matters.
+    """
     rgb = resized(img, WORK_SIDE)
     scale = rgb.shape[1] / img.size[0]
-    heads = detect_faces(img, scale, faces) if faces is not None else []
+    found = detect_faces(img, scale, faces) if faces is not None else []
+    heads = found if face_importance else []
     lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     subject = np.maximum(_border_distinctness(lab), 0.6 * _spectral_residual(lab[:, :, 0]))
     subject = cv2.GaussianBlur(subject, (0, 0), max(1.0, rgb.shape[1] / 200))
@@ -142,7 +161,7 @@ def analyse(img: Image.Image, faces: FaceDetector | None) -> Signals:
         importance[max(0, int(y0)) : int(y1) + 1, max(0, int(x0)) : int(x1) + 1] += 1.0
     importance /= max(float(importance.sum()), 1e-9)
     name = faces.name if faces is not None else ""
-    return Signals(importance, heads, _subject_parts(subject), scale, name)
+    return Signals(importance, heads, _subject_parts(subject), scale, name, found)
 
 
 def _border_distinctness(lab: np.ndarray) -> np.ndarray:
@@ -233,8 +252,14 @@ def _best_position(sig: Signals, wts: Weights, ww: float, wh: float) -> tuple[fl
     ys = np.linspace(0.0, max(0.0, H - wh), max(1, int(H - wh) + 1))
     gx, gy = np.meshgrid(xs, ys)
     score = wts.mass * _mass(sig.importance, gx, gy, ww, wh)
-    if sig.faces and wts.faces:
-        score += wts.faces * np.mean([_keep(b, gx, gy, ww, wh) for b in sig.faces], axis=0)
+    if sig.faces and wts.faces:  # larger heads count more: they are the prominent ones
+        areas = [_area(b) for b in sig.faces]
+        kept = sum(a * _keep(b, gx, gy, ww, wh) for a, b in zip(areas, sig.faces, strict=True))
+        score += wts.faces * kept / sum(areas)
+    if sig.guard:
+        total = sum(_area(b) for b in sig.guard)
+        sliced = sum(_area(b) * _sliced(b, gx, gy, ww, wh) for b in sig.guard)
+        score -= CUT_PENALTY * sliced / total
     if sig.parts and wts.subject:
         score += wts.subject * sum(w * _keep(b, gx, gy, ww, wh) for b, w in sig.parts)
     tx, ty = _focus_point(sig)
@@ -256,12 +281,29 @@ def _mass(imp: np.ndarray, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float)
     return result
 
 
-def _keep(b: Box, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float) -> np.ndarray:
-    """Per window: fraction of box b inside, squared (halving hurts), +1 when whole."""
+def _area(b: Box) -> float:
+    return max(b[2] - b[0], 1e-6) * max(b[3] - b[1], 1e-6)
+
+
+def _inside(b: Box, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float) -> np.ndarray:
+    """Per window at (gx, gy) of size ww × wh: the fraction of box b inside it, 0..1."""
     bw, bh = max(b[2] - b[0], 1e-6), max(b[3] - b[1], 1e-6)
     fx = np.clip(np.minimum(gx + ww, b[2]) - np.maximum(gx, b[0]), 0, None) / bw
     fy = np.clip(np.minimum(gy + wh, b[3]) - np.maximum(gy, b[1]), 0, None) / bh
-    frac = np.minimum(fx, 1.0) * np.minimum(fy, 1.0)
+    frac: np.ndarray = np.minimum(fx, 1.0) * np.minimum(fy, 1.0)
+    return frac
+
+
+def _sliced(b: Box, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float) -> np.ndarray:
+    """Per window: 1 where box b is neither (nearly) whole inside nor (nearly) outside."""
+    frac = _inside(b, gx, gy, ww, wh)
+    return ((frac > CUT_MARGIN) & (frac < 1 - CUT_MARGIN)).astype(np.float64)
+
+
+def _keep(b: Box, gx: np.ndarray, gy: np.ndarray, ww: float, wh: float) -> np.ndarray:
+    """Per window: fraction of box b inside, squared (halving hurts), +1 when whole."""
+    bw, bh = max(b[2] - b[0], 1e-6), max(b[3] - b[1], 1e-6)
+    frac = _inside(b, gx, gy, ww, wh)
     whole_possible = bw <= ww + 1 and bh <= wh + 1
     whole = (frac >= 0.98) if whole_possible else np.zeros_like(frac, dtype=bool)
     result: np.ndarray = frac**2 + whole
@@ -288,8 +330,9 @@ def _to_source(
     (w, h), (W, H), s = size, full, sig.scale
     x = min(max(0, round(pos[0] / s)), W - w)
     y = min(max(0, round(pos[1] / s)), H - h)
+    heads = _source_heads(sig)
     if focus == "product":
-        return x, y
+        return uncut((x, y), size, full, heads)
     inside = [
         f
         for f in sig.faces
@@ -303,6 +346,45 @@ def _to_source(
         uy0, uy1 = min(f[1] for f in inside) / s, max(f[3] for f in inside) / s
         x = _nudge(x, w, W, max(0.0, ux0), min(float(W), ux1))
         y = _nudge(y, h, H, max(0.0, uy0), min(float(H), uy1))
+    return uncut((x, y), size, full, heads)
+
+
+def _source_heads(sig: Signals) -> list[Box]:
+    s = sig.scale
+    return [(b[0] / s, b[1] / s, b[2] / s, b[3] / s) for b in sig.guard]
+
+
+def uncut(
+    pos: tuple[int, int], size: tuple[int, int], full: tuple[int, int], heads: list[Box]
+) -> tuple[int, int]:
+    """Move a window the least so no head is sliced (`CUT_RULE`), if any position allows.
+
+    `pos` is the window's top-left and `size` its width × height, `full` the image's
+    size and `heads` the head boxes (x0, y0, x1, y1), all in source pixels. Along each
+    free axis every integer position is tried; the ones slicing the least head area
+    (ideally none, and then preferring heads wholly in or out over the 5 % slack) are
+    kept and the nearest of them to `pos` wins.
+    """
+    lo, hi = CUT_RULE
+    x, y = pos
+    for axis in (0, 1):
+        room = full[axis] - size[axis]
+        if room <= 0 or not heads:
+            continue
+        starts = np.arange(room + 1, dtype=np.float64)
+        gx = starts if axis == 0 else np.full_like(starts, x)
+        gy = starts if axis == 1 else np.full_like(starts, y)
+        cost = np.zeros_like(starts)
+        for b in heads:
+            frac = _inside(b, gx, gy, float(size[0]), float(size[1]))
+            partial = (frac > 0.0) & (frac < 1.0)  # allowed, but whole or out is better
+            cost += _area(b) * (1000.0 * ((frac > lo) & (frac < hi)) + partial)
+        current = x if axis == 0 else y
+        if cost[current] <= cost.min():
+            continue
+        best = np.nonzero(cost <= cost.min())[0]
+        chosen = int(best[np.argmin(np.abs(best - current))])
+        x, y = (chosen, y) if axis == 0 else (x, chosen)
     return x, y
 
 
