@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core import budget
 from core.config import Settings
@@ -58,7 +58,10 @@ _MEASURE = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def flat_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("budget") / "flat6240.png"
-    Image.new("RGB", (6240, 6240), (200, 60, 40)).save(path)
+    img = Image.new("RGB", (6240, 6240), (200, 60, 40))
+    # a plain disc as the subject: remove-bg refuses a picture with none (no empty PNG)
+    ImageDraw.Draw(img).ellipse((1800, 1500, 4400, 4700), fill=(30, 90, 200))
+    img.save(path)
     assert path.stat().st_size < 200_000  # a small upload...
     return path
 

@@ -13,6 +13,8 @@ from PIL import Image
 from skimage import data as skdata
 
 from core.config import Settings
+from core.errors import InvalidInput
+from core.jobs import JobRequest
 from core.models import get_store
 from core.providers.base import ProviderRequest, ProviderResult
 from core.providers.local import remove_bg
@@ -152,3 +154,76 @@ def test_existing_transparency_is_kept(
     out = _decode(remove_bg.run(_request(rgba, "auto"), empty))
     assert out[:, :224, 3].max() == 0
     assert out[150:250, 260:340, 3].mean() > 240  # the object's right half is still there
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_tiny_image_is_refused_clearly(settings: Settings) -> None:
+    tiny = Image.fromarray(skdata.astronaut()).resize((16, 16))
+    with pytest.raises(InvalidInput, match=r"too small to cut out \(16×16 pixels\)"):
+        remove_bg.run(_request(tiny, "auto"), settings)
+
+
+@pytest.mark.parametrize("picture", ["white", "noise", "grass", "gravel"])
+def test_no_subject_fails_as_a_user_error_never_an_empty_png(
+    picture: str, settings: Settings
+) -> None:
+    img = {
+        "white": lambda: Image.new("RGB", (400, 300), (255, 255, 255)),
+        "noise": lambda: Image.fromarray(
+            np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+        ),
+        "grass": lambda: Image.fromarray(skdata.grass()).convert("RGB"),
+        "gravel": lambda: Image.fromarray(skdata.gravel()).convert("RGB"),
+    }[picture]()
+    with pytest.raises(
+        InvalidInput, match="couldn't find a subject to separate from the background"
+    ):
+        remove_bg.run(_request(img, "auto"), settings)
+
+
+def test_a_ghosted_cut_out_fails(settings: Settings) -> None:
+    logo = Image.fromarray(skdata.logo())  # ISNet keeps it only as a translucent ghost
+    with pytest.raises(InvalidInput, match="no clear foreground"):
+        remove_bg.run(_request(logo, "auto"), settings)
+
+
+def test_degenerate_alphas() -> None:
+    subject = np.zeros((100, 100), np.uint8)
+    subject[20:80, 30:70] = 255
+    remove_bg.check_cut_out(subject)  # a clear subject: no error
+    cases = {
+        "almost nothing": np.zeros((100, 100), np.uint8),
+        "almost everything": np.full((100, 100), 255, np.uint8),
+        "no clear foreground": np.where(subject > 0, 150, 0).astype(np.uint8),
+    }
+    for why, alpha in cases.items():
+        with pytest.raises(InvalidInput, match=why) as err:
+            remove_bg.check_cut_out(alpha)
+        assert remove_bg.NO_SUBJECT in str(err.value)
+        assert err.value.field == "image"
+
+
+async def test_no_subject_through_the_engine_charges_nothing(engine_factory) -> None:  # type: ignore[no-untyped-def]
+    """The tool runs in a worker process; its InvalidInput reaches the member as-is."""
+    engine = await engine_factory()
+    blank = _png(Image.new("RGB", (400, 300), (255, 255, 255)))
+    result = await engine.run(JobRequest("g", "m", "remove-bg", {}, image=blank, channel_id="c"))
+    assert result.status == "failed"
+    assert isinstance(result.error, InvalidInput)
+    assert "couldn't find a subject to separate from the background" in str(result.error)
+    assert result.credits_charged == 0
+    start = await engine.credits.balance("g", "m")
+    assert result.balance == start == 10  # the starting grant, untouched
+    ok = await engine.run(
+        JobRequest(
+            "g", "m", "remove-bg", {}, image=_png(Image.fromarray(skdata.coffee())), channel_id="c"
+        )
+    )
+    assert ok.ok
+    assert ok.credits_charged > 0
+    assert ok.balance == start - ok.credits_charged  # the failure above charged nothing

@@ -12,6 +12,12 @@ Why this shape:
   prior runs instead, and the result's note says so plainly.
 
 The output keeps the original colours; only the alpha channel is new.
+
+A cut-out that is degenerate is never returned (and so never charged): when the
+alpha keeps almost nothing, almost everything, or no confident foreground (what
+is kept is mostly a translucent ghost), the job fails as a user error saying the
+tool couldn't find a subject. Images smaller than `MIN_SIDE` on a side are refused
+up front: the networks see 1024 px and would only be guessing.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ ISNET_SIZE = 1024  # the network's fixed input resolution
 SELFIE_SIZE = 256
 REFINE_MAX_SIDE = 1024  # guided-filter coefficients are solved at most at this size
 FALLBACK_MAX_SIDE = 400  # GrabCut is O(pixels x iterations): run it small, upsample after
+MIN_SIDE = 32  # smaller inputs are refused: too few pixels to tell subject from background
+KEPT_MIN = 0.005  # a cut-out keeping under 0.5 % of the image (alpha > 1/2) kept nothing
+KEPT_MAX = 0.985  # ... or over 98.5 % of it: it removed nothing
+CONFIDENT_MIN = 0.3  # of the pixels kept at all (alpha > 5 %), the share kept at alpha > 90 %
+NO_SUBJECT = "remove-bg couldn't find a subject to separate from the background"
 FALLBACK_NOTE = f"model not installed: classical GrabCut fallback ({FETCH_HINT})"
 
 
@@ -67,6 +78,7 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     """Remove the background of `req.image`; always returns an RGBA PNG."""
     if req.image is None:
         raise InvalidInput("remove-bg needs an image.", field="image")
+    check_size(*req.image.size)
     params = req.params
     mode = params.mode if isinstance(params, RemoveBgParams) else "auto"
     rgb, alpha_in = _split(req.image)
@@ -82,6 +94,7 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
         alpha = full_size_alpha(combine_alpha(mask, None), rgb.shape[:2], alpha_in)
     else:
         alpha = combine_alpha(mask, alpha_in)
+    check_cut_out(alpha)
     req.progress(0.95, "encoding PNG")
     png = encode_rgba_png(rgb, alpha)
     h, w = alpha.shape
@@ -90,6 +103,42 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
         data={"width": w, "height": h, "mode": mode, "method": method},
         note="; ".join(n for n in (note, work_note) if n) or None,
         model=model,
+    )
+
+
+def check_size(width: int, height: int) -> None:
+    """Refuse images under `MIN_SIDE` pixels on a side (InvalidInput, field "image")."""
+    if min(width, height) < MIN_SIDE:
+        raise InvalidInput(
+            f"The image is too small to cut out ({width}×{height} pixels): remove-bg needs "
+            f"at least {MIN_SIDE}×{MIN_SIDE}.",
+            field="image",
+        )
+
+
+def check_cut_out(alpha: np.ndarray) -> None:
+    """Raise InvalidInput (`NO_SUBJECT` and why) when the final alpha is degenerate.
+
+    `alpha` is the output's H×W uint8 alpha. Degenerate: under `KEPT_MIN` or over
+    `KEPT_MAX` of the image kept (alpha > 127), or, of the pixels kept at all (alpha
+    > 12), under `CONFIDENT_MIN` kept confidently (alpha > 229): a ghost, not a
+    subject. Measured on the cut-outs the tool gives: photos with a subject keep
+    47-77 % at 0.88-0.98 confident; blank, noise and texture pictures keep nothing;
+    a translucent ghost of a logo is 0.22 confident.
+    """
+    kept = float(np.count_nonzero(alpha > 127)) / alpha.size
+    if kept < KEPT_MIN:
+        why = "almost nothing would be kept"
+    elif kept > KEPT_MAX:
+        why = "almost everything would be kept"
+    else:
+        touched = int(np.count_nonzero(alpha > 12))
+        confident = int(np.count_nonzero(alpha > 229)) / max(touched, 1)
+        if confident >= CONFIDENT_MIN:
+            return
+        why = "what it would keep is faint, with no clear foreground"
+    raise InvalidInput(
+        f"{NO_SUBJECT}: {why}. Try a picture where one subject stands out.", field="image"
     )
 
 
