@@ -250,7 +250,7 @@ def main() -> None:
 
 
 def write_sheet(rows: list[dict]) -> None:
-    cell, pad, label_h = 250, 8, 40
+    cell, pad, label_h = 165, 6, 40  # keeps the PNG under 2 MB
     cols = len(STYLES) * 2
     keys = list(PROMPTS)
     sheet = Image.new("RGB", (160 + cols * cell, label_h + len(keys) * cell), (245, 245, 245))
