@@ -146,38 +146,14 @@ class Credits:
 
     def refund_in(self, conn: sqlite3.Connection, job_id: str, reason: str | None = None) -> bool:
         """Return the held credits; True the first time, False (no-op) afterwards."""
-        row = conn.execute(
-            "UPDATE holds SET state = 'refunded', closed_at = ? "
-            "WHERE job_id = ? AND state = 'held' RETURNING guild_id, member_id, amount",
-            (time.time(), job_id),
-        ).fetchone()
-        if row is None:
-            return False
-        guild, member, amount = str(row[0]), str(row[1]), int(row[2])
-        if amount > 0:
-            balance = _add(conn, guild, member, amount)
-            _ledger(conn, guild, member, amount, "refund", job_id=job_id, reason=reason,
-                    balance_after=balance)
-        return True
+        return _refund_from(conn, job_id, "held", reason)
 
     def refund_settled_in(self, conn: sqlite3.Connection, job_id: str, reason: str) -> bool:
         """Give back a settled job's credits because its result never reached the
         member (e.g. the CLI could not write the output file). One conditional
         settled -> refunded transition, so it happens at most once per job (and never
         after an ordinary refund); True if this call refunded."""
-        row = conn.execute(
-            "UPDATE holds SET state = 'refunded', closed_at = ? "
-            "WHERE job_id = ? AND state = 'settled' RETURNING guild_id, member_id, amount",
-            (time.time(), job_id),
-        ).fetchone()
-        if row is None:
-            return False
-        guild, member, amount = str(row[0]), str(row[1]), int(row[2])
-        if amount > 0:
-            balance = _add(conn, guild, member, amount)
-            _ledger(conn, guild, member, amount, "refund", job_id=job_id, reason=reason,
-                    balance_after=balance)
-        return True
+        return _refund_from(conn, job_id, "settled", reason)
 
     def balance_in(self, conn: sqlite3.Connection, guild: str, member: str) -> int:
         """The member's balance in credits, inside the caller's transaction."""
@@ -310,6 +286,25 @@ class Credits:
             (guild, limit),
         )
         return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def _refund_from(conn: sqlite3.Connection, job_id: str, state: str, reason: str | None) -> bool:
+    """One conditional `state` -> refunded transition of a job's hold, crediting the
+    member and writing the ledger row; False (nothing written) if the hold was not in
+    `state`."""
+    row = conn.execute(
+        "UPDATE holds SET state = 'refunded', closed_at = ? "
+        "WHERE job_id = ? AND state = ? RETURNING guild_id, member_id, amount",
+        (time.time(), job_id, state),
+    ).fetchone()
+    if row is None:
+        return False
+    guild, member, amount = str(row[0]), str(row[1]), int(row[2])
+    if amount > 0:
+        balance = _add(conn, guild, member, amount)
+        _ledger(conn, guild, member, amount, "refund", job_id=job_id, reason=reason,
+                balance_after=balance)
+    return True
 
 
 def _balance(conn: sqlite3.Connection, guild: str, member: str) -> int:
