@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -294,10 +294,18 @@ def main() -> None:
         "--preload", type=int, default=4, help="heavy jobs started before the burst"
     )
     parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+    run_and_report(parser.parse_args(), bench, report)
+
+
+def run_and_report(
+    args: argparse.Namespace,
+    bench_fn: Callable[[argparse.Namespace, Path], Coroutine[Any, Any, dict[str, Any]]],
+    report_fn: Callable[[dict[str, Any], argparse.Namespace], str],
+) -> None:
+    """Run a bot benchmark in a temporary folder, write its report to `args.out`, print it."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(bench(args, Path(tmp)))
-    text = report(result, args)
+        result = asyncio.run(bench_fn(args, Path(tmp)))
+    text = report_fn(result, args)
     args.out.write_text(text, encoding="utf-8")
     print(text)
 

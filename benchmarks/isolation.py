@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import io
 import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,7 +35,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.bot_load import FakeThread, bench_settings, ledger_check, pct, photo
+from benchmarks.bot_load import (
+    FakeThread,
+    bench_settings,
+    ledger_check,
+    pct,
+    photo,
+    run_and_report,
+)
 from bot import start_bot
 from tests.bot.fake_discord import FakeDiscord, FakeInteraction
 from tests.core.burn import tree_rss_mb
@@ -257,12 +263,7 @@ def main() -> None:
     parser.add_argument("--budget-mb", type=int, default=None,
                         help="peak RSS budget (default: [limits] memory_budget_mb)")
     parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(bench(args, Path(tmp)))
-    text = report(result, args)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    run_and_report(parser.parse_args(), bench, report)
 
 
 if __name__ == "__main__":

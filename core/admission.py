@@ -99,8 +99,10 @@ class Admission:
         params = parse_params(req.tool, req.params)
         self._check_prompt(params)
         data, decoded = await self._input(req) if TOOLS[req.tool].takes_image else (None, None)
+        local_cost = None
         if decoded:  # time/memory/output limits of local work (core/budget.py)
-            budget.admit(req.tool, params, decoded.image, self.settings, self.providers)
+            local_cost = budget.admit(req.tool, params, decoded.image, self.settings,
+                                    self.providers)
         self._check_rate(req, g)
         self._check_queue(req, g, load(req.guild_id, req.member_id))
         input_key = req.input_key
@@ -111,7 +113,7 @@ class Admission:
         cost = (g.cache_hit_cost if cached
                 else TOOLS[req.tool].cost_for(g.tools[req.tool].cost, params))
         return Admitted(params, decoded, data, input_key, cache_key, cached, cost,
-                        self._lane(req.tool, params, decoded))
+                        self._lane(req.tool, params, decoded, local_cost))
 
     def take_rate(self, req: JobRequest) -> None:
         """Spend the rate tokens once the job is accepted (refusals cost no token)."""
@@ -193,14 +195,17 @@ class Admission:
             return None
         return CachedResult(files, json.loads(row[1]), row[2])
 
-    def _lane(self, tool: str, params: Params, decoded: DecodedImage | None) -> str:
+    def _lane(self, tool: str, params: Params, decoded: DecodedImage | None,
+              cost: budget.Budget | None) -> str:
         """"light" when the local work is estimated at most `limits.light_seconds` and
-        small in memory (crops, palettes, designs), else "heavy"."""
-        w, h = (decoded.width, decoded.height) if decoded else (0, 0)
-        try:
-            cost = budget.estimate(tool, params, w, h, self.settings)
-        except UserError:
-            return "heavy"
+        small in memory (crops, palettes, designs), else "heavy". `cost`: the estimate
+        admission already made, if any (none when a remote provider will do the work)."""
+        if cost is None:
+            w, h = (decoded.width, decoded.height) if decoded else (0, 0)
+            try:
+                cost = budget.estimate(tool, params, w, h, self.settings)
+            except UserError:
+                return "heavy"
         return "light" if cost.seconds <= self.settings.limits.light_seconds and not cost.heavy else "heavy"
 
 

@@ -42,7 +42,7 @@ from core.providers.registry import build_providers
 from core.runner import JobRunner, LiveJob, SqliteRecorder, ctx
 from core.storage.db import Database
 from core.storage.results import ResultStore, sha256_hex
-from core.tools.base import TOOLS
+from core.tools.base import TOOLS, parse_params
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,6 @@ class Engine:
         tool or params are bad): for front ends that show or top up a price."""
         if tool not in TOOLS:
             raise InvalidInput(f"Unknown tool {tool!r}.", field="tool")
-        from core.tools.base import parse_params
-
         g = self.guild_config.effective_now(guild)
         return TOOLS[tool].cost_for(g.tools[tool].cost, parse_params(tool, params))
 
