@@ -86,7 +86,7 @@ def story(fake: FakeDiscord, ix: FakeInteraction) -> str:
         return "canceled"
     if msgs and msgs[0].ephemeral and not msgs[0].loading and not msgs[0].content.startswith("✅"):
         return f"refused ({msgs[0].content[:70]})"
-    if "refunded" in text or "every provider" in text or "went wrong" in text:
+    if "not charged" in text or "refunded" in text or "went wrong" in text:
         return "failed (refunded)"
     return "pending"
 

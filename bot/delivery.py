@@ -263,6 +263,8 @@ class JobMessage:
             text, ref = user_message(result.error or StudioError("internal error"))
             if ref:
                 log.error("job failed ref=%s: %s", ref, result.error, extra={"job_id": self.job_id})
+            if "not charged" not in text:  # a failed job is always refunded: say so
+                text += f" You were not charged; balance {result.balance}."
             await self._final_edit(render.status_text(self.owner_id, self.tool, text))
 
     async def _files(self, result: JobResult) -> tuple[list[tuple[str, bytes]], list[str]]:

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from core.errors import PermanentProviderError
+from core.errors import InvalidInput, PermanentProviderError
 from tests.bot.conftest import StartStudio, World, image_bytes, open_image
 from tests.bot.fake_discord import FakeMessage
 from tests.bot.scripted import Scripted
@@ -191,3 +191,17 @@ async def test_shutdown_stops_taking_jobs_and_reports_unfinished_ones(
         (hold,) = db.execute("SELECT state FROM holds").fetchone()
     assert (state, hold) == ("running", "held")  # left for recovery at the next start
     gate.set()
+
+
+async def test_a_tool_that_finds_nothing_says_so_and_that_nothing_was_charged(
+    world: World, studio: StartStudio
+) -> None:
+    provider = Scripted(error=InvalidInput("remove-bg couldn't find a subject to separate "
+                                           "from the background."))
+    bot = await studio(provider)
+    ix = await world.slash("remove-bg", {"image": world.upload()})
+    status = await world.fake.wait_for(
+        lambda: next((m for m in world.fake.messages_of(ix) if "couldn't find" in m.content), None)
+    )
+    assert "You were not charged; balance 10." in status.content
+    assert await bot.engine.credits.balance(world.guild.id, world.alice.id) == 10
