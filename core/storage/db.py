@@ -1,8 +1,8 @@
 """SQLite connection: WAL, numbered migrations tracked with PRAGMA user_version.
 
 One plain `sqlite3` connection per process, owned by one database thread (a
-single-worker executor): every statement, read or write, runs on that thread, one
-at a time. A write is `run_tx(fn)`: the whole transaction (`BEGIN IMMEDIATE`,
+`DatabaseThread`, which hands results back in batches): every statement, read or
+write, runs on that thread, one at a time. A write is `run_tx(fn)`: the whole transaction (`BEGIN IMMEDIATE`,
 `fn(conn)`, `COMMIT`, or `ROLLBACK` if `fn` raises) runs in one trip to the thread,
 so no other statement from this process can interleave with it, and `BEGIN
 IMMEDIATE` keeps a write that reads first from racing another process.
@@ -22,12 +22,12 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from core.errors import StorageError
+from core.storage.db_thread import DatabaseThread, Outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,9 +57,10 @@ def migrations() -> list[tuple[int, str, str]]:
 class Database:
     """One `sqlite3` connection on its own thread; see the module docstring."""
 
-    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, thread: DatabaseThread, path: Path) -> None:
         self._conn = conn  # touched only on `self._thread`
         self._thread = thread
+        thread.run_group = self._run_group
         self.path = path
         self._after_commit: list[Callable[[], None]] = []  # filled on the database thread
         self._closed = False
@@ -77,11 +78,11 @@ class Database:
         upgraded; the database thread is then already stopped.
         """
         await asyncio.to_thread(_prepare_file, path, upgrade)
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="luneo-db")
+        thread = DatabaseThread()
         try:
-            conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+            conn = await thread.run(lambda: _connect(path))
         except BaseException:
-            thread.shutdown(wait=True, cancel_futures=True)  # the connect has ended
+            await asyncio.to_thread(thread.stop)  # the connect has ended
             raise
         return cls(conn, thread, path)
 
@@ -94,11 +95,11 @@ class Database:
         try:
             await self._call(self._conn.close)
         finally:
-            await asyncio.to_thread(self._thread.shutdown)
+            await asyncio.to_thread(self._thread.stop)
 
     async def _call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the database thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+        return await self._thread.run(fn)
 
     async def version(self) -> int:
         """The schema version (PRAGMA user_version): the number of the last migration."""
@@ -111,29 +112,41 @@ class Database:
         return await self._call(lambda: upgrade_connection(self._conn, self.path))
 
     async def run_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(conn)` inside BEGIN IMMEDIATE ... COMMIT in one trip to the database
-        thread (rolled back if it raises), then the `after_commit` callbacks it
-        registered. Every write goes through here: one thread hand-off per transaction.
+        """Run `fn(conn)` as one transaction on the database thread (rolled back if it
+        raises), then the `after_commit` callbacks it registered. Every write goes
+        through here. Transactions queued together share one commit (group commit,
+        `_run_group`): each still commits or rolls back as a whole and its caller
+        hears of it only after the commit that contains it.
         """
-
-        def tx() -> tuple[T, list[Callable[[], None]]]:
-            self._after_commit = []
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(self._conn)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            finally:
-                callbacks, self._after_commit = self._after_commit, []
-            return result, callbacks
-
-        result, callbacks = await self._call(tx)
+        result, callbacks = await self._thread.run(_Tx(self, fn), grouped=True)
         for cb in callbacks:
             cb()
         return result
+
+    def _run_group(self, work: list[Callable[[], Any]]) -> list[Outcome]:
+        """On the database thread: run several `_Tx` in one BEGIN IMMEDIATE ... COMMIT,
+        each inside its own SAVEPOINT so one that raises rolls back alone. If the
+        commit fails every member gets the error; if SQLite abandoned the whole
+        transaction midway (e.g. a disk error), nothing was committed and each member
+        is run again on its own, so each caller gets its own transaction's outcome.
+        """
+        txs = [w for w in work if isinstance(w, _Tx)]
+        if len(txs) != len(work):
+            raise TypeError("only run_tx work is grouped")
+        conn = self._conn
+        outcomes: list[Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for tx in txs:
+                outcomes.append(tx.in_savepoint())
+                if not conn.in_transaction:  # the whole transaction is gone
+                    return _one_by_one(txs)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(None, exc)] * len(txs)
+        return outcomes
 
     def after_commit(self, cb: Callable[[], None]) -> None:
         """Run `cb` once the current transaction commits (never if it rolls back).
@@ -156,6 +169,60 @@ class Database:
         """A single write statement, in its own transaction."""
         params = tuple(args)
         await self.run_tx(lambda conn: conn.execute(sql, params))
+
+
+class _Tx(Generic[T]):
+    """One `run_tx` transaction: callable on its own (BEGIN IMMEDIATE ... COMMIT), or
+    as one member of a group commit (`in_savepoint`). Runs on the database thread;
+    returns `(result, after_commit callbacks)`."""
+
+    def __init__(self, db: Database, fn: Callable[[sqlite3.Connection], T]) -> None:
+        self.db = db
+        self.fn = fn
+
+    def __call__(self) -> tuple[T, list[Callable[[], None]]]:
+        conn = self.db._conn
+        self.db._after_commit = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = self.fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            callbacks, self.db._after_commit = self.db._after_commit, []
+        return result, callbacks
+
+    def in_savepoint(self) -> Outcome:
+        """Run inside the open group transaction under `SAVEPOINT tx`; the outcome is
+        `((result, callbacks), None)` or `(None, exception)` after rolling back to the
+        savepoint."""
+        conn = self.db._conn
+        self.db._after_commit = []
+        conn.execute("SAVEPOINT tx")
+        try:
+            result = self.fn(conn)
+            conn.execute("RELEASE tx")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO tx")
+                conn.execute("RELEASE tx")
+            return None, exc
+        finally:
+            callbacks, self.db._after_commit = self.db._after_commit, []
+        return (result, callbacks), None
+
+
+def _one_by_one(txs: list[_Tx[Any]]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for tx in txs:
+        try:
+            outcomes.append((tx(), None))
+        except BaseException as exc:  # handed to that transaction's caller
+            outcomes.append((None, exc))
+    return outcomes
 
 
 def _connect(path: Path) -> sqlite3.Connection:

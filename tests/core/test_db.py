@@ -84,3 +84,100 @@ async def test_a_failed_open_leaves_no_database_thread(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="file is not a database"):
         await Database.open(bad)
     assert not {t for t in _db_threads() - before if t.is_alive()}
+
+
+async def _group(db: Database, fns: list) -> list:  # type: ignore[type-arg]
+    """Queue every transaction of `fns` while the database thread is busy, so they
+    reach it together and share one group commit; returns their outcomes in order."""
+    busy, release = threading.Event(), threading.Event()
+
+    def hold_the_thread(conn: sqlite3.Connection) -> None:
+        busy.set()
+        release.wait(5)
+
+    sizes: list[int] = []
+    run_group = db._thread.run_group
+    assert run_group is not None
+
+    def spy(work: list) -> list:  # type: ignore[type-arg]
+        sizes.append(len(work))
+        return run_group(work)
+
+    db._thread.run_group = spy
+    first = asyncio.create_task(db.run_tx(hold_the_thread))
+    assert await asyncio.to_thread(busy.wait, 5)
+    tasks = [asyncio.create_task(db.run_tx(fn)) for fn in fns]
+    await asyncio.sleep(0.02)  # every task has queued its transaction
+    release.set()
+    await first
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert sizes == [len(fns)]  # they did share one group commit
+    return outcomes
+
+
+async def test_group_commit_rolls_back_only_the_transaction_that_raised(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "d.db")
+    await _table(db)
+    seen: list[int] = []
+
+    def insert(x: int):  # type: ignore[no-untyped-def]
+        def tx(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t VALUES (?)", (x,))
+            db.after_commit(lambda: seen.append(x))
+            if x == 3:
+                raise ValueError("three")
+            return x
+
+        return tx
+
+    outcomes = await _group(db, [insert(x) for x in range(1, 6)])
+    assert outcomes[:2] == [1, 2]
+    assert outcomes[3:] == [4, 5]
+    assert isinstance(outcomes[2], ValueError)
+    rows = await db.fetchall("SELECT x FROM t ORDER BY x")
+    assert [r[0] for r in rows] == [1, 2, 4, 5]  # 3 rolled back alone, the rest committed
+    assert sorted(seen) == [1, 2, 4, 5]  # after_commit only for what committed
+    await db.close()
+
+
+async def test_group_commit_reruns_each_alone_when_the_transaction_is_lost(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "d.db")
+    await _table(db)
+
+    def insert(x: int):  # type: ignore[no-untyped-def]
+        def tx(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t VALUES (?)", (x,))
+            if x == 2:
+                conn.execute("ROLLBACK")  # ends the whole (group) transaction
+            return x
+
+        return tx
+
+    outcomes = await _group(db, [insert(x) for x in (1, 2, 3)])
+    assert outcomes[0] == 1
+    assert outcomes[2] == 3
+    assert isinstance(outcomes[1], sqlite3.Error)
+    rows = await db.fetchall("SELECT x FROM t ORDER BY x")
+    assert [r[0] for r in rows] == [1, 3]  # 1 was lost with the group and redone alone
+    await db.close()
+
+
+async def test_a_transaction_cancelled_before_it_starts_never_runs(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "d.db")
+    await _table(db)
+    busy, release = threading.Event(), threading.Event()
+    first = asyncio.create_task(db.run_tx(lambda c: (busy.set(), release.wait(5))))
+    assert await asyncio.to_thread(busy.wait, 5)
+    doomed = asyncio.create_task(db.run_tx(lambda c: c.execute("INSERT INTO t VALUES (9)")))
+    await asyncio.sleep(0.02)
+    doomed.cancel()
+    release.set()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    row = await db.fetchone("SELECT COUNT(*) FROM t")
+    assert row is not None
+    assert row[0] == 0
+    await db.close()
