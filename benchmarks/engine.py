@@ -6,6 +6,12 @@ queue checks, cache lookup, the hold + job-row transaction, scheduling, the
 attempt row, storing the result, and the settle + final-row + cache transaction.
 
     .venv/bin/python -m benchmarks.engine [--jobs 2000] [--concurrency 64]
+        [--rounds 3] [--reference 618bedb]
+
+Each measurement runs in a fresh process. The reference is the same benchmark on
+another commit of this repository (by default 618bedb, the engine before the
+architecture change of issue #11), exported with `git archive` into a temporary
+folder; the two alternate round by round so that both see the same machine load.
 Writes benchmarks/results/engine.md.
 """
 
@@ -14,7 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -88,45 +99,106 @@ async def concurrent(engine: Engine, n: int, concurrency: int) -> float:
 
 
 async def main(jobs: int, concurrency: int) -> str:
+    """One measurement in this process: a table (the format older commits print too)."""
+    figures = await measure(jobs, concurrency)
+    return (
+        f"| throughput, {concurrency} in flight | **{figures['rate']:.0f} jobs/s** |\n"
+        f"| p50 | {figures['p50']:.2f} ms |\n| p99 | {figures['p99']:.2f} ms |\n"
+    )
+
+
+async def measure(jobs: int, concurrency: int) -> dict[str, float]:
+    """jobs/s with `concurrency` in flight, and one-at-a-time latency p50/p99 in ms."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = await _engine(Path(tmp))
         await sequential(engine, 50)  # warm-up
         lat = await sequential(engine, min(jobs, 500))
         secs = await concurrent(engine, jobs, concurrency)
-        ledger = await engine.db.fetchone("SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'")
+        row = await engine.db.fetchone("SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'")
         await engine.close()
+    assert row is not None
+    assert row[0] == jobs + len(lat) + 50  # every job succeeded in the database
     lat.sort()
-    p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
-    rate = jobs / secs
-    table = "\n".join(
-        [
-            "# Engine overhead (no provider work), SQLite WAL on local disk",
-            "",
-            f"Command: `.venv/bin/python -m benchmarks.engine --jobs {jobs} "
-            f"--concurrency {concurrency}`",
-            "",
-            "| measure | value |",
-            "|---|---|",
-            f"| jobs | {jobs} (+{len(lat) + 50} sequential) |",
-            f"| throughput, {concurrency} in flight | **{rate:.0f} jobs/s** |",
-            f"| per-job engine overhead, one at a time, p50 | {p50:.2f} ms |",
-            f"| per-job engine overhead, one at a time, p99 | {p99:.2f} ms |",
-            f"| jobs succeeded in the database | {ledger[0] if ledger else '?'} |",
-            "",
-            "Target (issue #2): at least 500 jobs/s on the 2-core machine.",
-            "",
-        ]
-    )
-    return table
+    return {"rate": jobs / secs, "p50": statistics.median(lat), "p99": lat[int(len(lat) * 0.99) - 1]}
+
+
+_CHILD = """
+import asyncio, json, re, sys
+from benchmarks import engine as b
+out = asyncio.run(b.main({jobs}, {concurrency}))
+rate = re.search(r"\\*\\*(\\d+) jobs/s", out).group(1)
+p = re.findall(r"(?:p50|p99)[^|]*\\| ([0-9.]+) ms", out)
+print(json.dumps({{"rate": float(rate), "p50": float(p[0]), "p99": float(p[1])}}))
+"""
+
+
+def _one(folder: Path, jobs: int, concurrency: int) -> dict[str, float]:
+    """Run the benchmark of the checkout in `folder` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(jobs=jobs, concurrency=concurrency)],
+        cwd=folder, env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return figures
+
+
+def _export(rev: str, into: Path) -> None:
+    """Put commit `rev`'s files into `into` (git archive | tar -x)."""
+    root = Path(__file__).resolve().parent.parent
+    git, tar = shutil.which("git") or "git", shutil.which("tar") or "tar"
+    archive = subprocess.run([git, "-C", str(root), "archive", rev], capture_output=True,
+                             check=True).stdout
+    subprocess.run([tar, "-x", "-C", str(into)], input=archive, check=True)
+
+
+def compare(jobs: int, concurrency: int, rounds: int, reference: str) -> str:
+    """Alternate this checkout and `reference`, `rounds` times each; a markdown report."""
+    here = Path(__file__).resolve().parent.parent
+    runs: dict[str, list[dict[str, float]]] = {"this checkout": [], reference: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        _export(reference, Path(tmp))
+        for _ in range(rounds):
+            runs["this checkout"].append(_one(here, jobs, concurrency))
+            runs[reference].append(_one(Path(tmp), jobs, concurrency))
+    load = os.getloadavg()[0]
+    lines = [
+        "# Engine overhead (no provider work), SQLite WAL on local disk",
+        "",
+        f"Command: `.venv/bin/python -m benchmarks.engine --jobs {jobs} --concurrency "
+        f"{concurrency} --rounds {rounds} --reference {reference}`. Each cell is a fresh "
+        f"process; the two rows alternate round by round. {jobs} jobs with {concurrency} in "
+        "flight (jobs/s), then 500 one at a time (latency). 2 CPUs; load average at the "
+        f"end {load:.1f}.",
+        "",
+        "| engine | jobs/s per round | median jobs/s | p50 latency | p99 latency |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, figures in runs.items():
+        rates = [f["rate"] for f in figures]
+        lines.append(
+            f"| {name} | {', '.join(f'{r:.0f}' for r in rates)} | "
+            f"**{statistics.median(rates):.0f}** | "
+            f"{statistics.median(f['p50'] for f in figures):.2f} ms | "
+            f"{statistics.median(f['p99'] for f in figures):.2f} ms |"
+        )
+    mine = statistics.median(f["rate"] for f in runs["this checkout"])
+    ref = statistics.median(f["rate"] for f in runs[reference])
+    lines += ["", f"This checkout / {reference}: {mine / ref:.2f}x. Target: at least 750 jobs/s "
+              "on this 2-core machine (issues #11 and #12).", ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reference", default="618bedb",
+                    help="commit to measure alongside (default: before issue #11)")
     a = ap.parse_args()
-    out = asyncio.run(main(a.jobs, a.concurrency))
+    report = compare(a.jobs, a.concurrency, a.rounds, a.reference)
     path = Path(__file__).parent / "results" / "engine.md"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(out)
-    print(out)
+    path.write_text(report)
+    print(report)
