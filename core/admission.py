@@ -40,6 +40,10 @@ from core.storage.db import Database
 from core.storage.results import ResultStore, store_files
 from core.tools.base import TOOLS, DesignParams, Params, parse_params
 
+# Tools that read only an image's colours: a JPEG is decoded at reduced scale, keeping
+# at least this many pixels (core/imaging.py `draft_pixels`; a 12 MP photo at 1/8).
+DRAFT_PIXELS = {"palette": 150_000}
+
 
 @dataclass(frozen=True)
 class MemberLoad:
@@ -155,7 +159,8 @@ class Admission:
             raise InvalidInput("Invalid `image`: attach an image to run this tool.", field="image")
         sec = self.settings.security
         decoded = await asyncio.to_thread(
-            decode_image, data, max_bytes=sec.max_input_bytes, max_pixels=sec.max_pixels)
+            decode_image, data, max_bytes=sec.max_input_bytes, max_pixels=sec.max_pixels,
+            draft_pixels=DRAFT_PIXELS.get(req.tool))
         return data, decoded
 
     def _rate_keys(self, req: JobRequest, g: GuildSettings) -> list[tuple[str, int, str]]:

@@ -53,7 +53,8 @@ def _sniff(data: bytes) -> str:
         return "its contents are not a known image format"
 
 
-def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "image") -> DecodedImage:
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "image",
+                 draft_pixels: int | None = None) -> DecodedImage:
     """Decode untrusted bytes into what a browser shows for the first frame.
 
     Returns a DecodedImage whose `image` is 8-bit RGB, or RGBA when the file
@@ -63,6 +64,13 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "
     was converted. Raises InvalidInput naming the problem for anything else:
     empty, over `max_bytes`, over `max_pixels` (width × height), not an image,
     an unsupported format, truncated or corrupt.
+
+    With `draft_pixels`, for a tool that reads colours rather than detail, a JPEG is
+    decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (DCT scaling: at 1/8 each output
+    pixel is its 8×8 block's mean, and the inverse transforms skipped are most of the
+    decode), the strongest reduction that keeps at least that many pixels;
+    `width`/`height` are then the decoded size. Limits are checked on the file's
+    full size either way.
     """
     if not data:
         raise InvalidInput(f"Invalid `{field}`: the file is empty (0 bytes).", field=field)
@@ -80,6 +88,8 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "
             _check_header(img, fmt, max_pixels, field)
             notes: list[str] = []
             img = _first_frame(img, notes)
+            if draft_pixels and fmt == "JPEG":
+                _draft(img, draft_pixels)
             img.load()
             image = _normalise(img, data, notes)
     except InvalidInput:
@@ -133,6 +143,14 @@ def _check_header(img: Image.Image, fmt: str, max_pixels: int, field: str) -> No
             f"the limit is {max_pixels / 1e6:.0f} MP.",
             field=field,
         )
+
+
+def _draft(img: ImageFile.ImageFile, pixels: int) -> None:
+    """Ask the JPEG decoder for the smallest 1/2^k scale (k <= 3) with >= `pixels` pixels."""
+    w, h = img.size
+    scale = next((s for s in (8, 4, 2) if (w // s) * (h // s) >= pixels), 1)
+    if scale > 1:
+        img.draft(img.mode, (w // scale, h // scale))
 
 
 def _first_frame(img: ImageFile.ImageFile, notes: list[str]) -> ImageFile.ImageFile:
