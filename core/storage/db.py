@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from core.errors import StorageError
-from core.storage.db_thread import DatabaseThread, Outcome
+from core.storage.db_thread import DatabaseThread
+from core.storage.transactions import CallbackSlot, Tx, run_group
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,9 +61,9 @@ class Database:
     def __init__(self, conn: sqlite3.Connection, thread: DatabaseThread, path: Path) -> None:
         self._conn = conn  # touched only on `self._thread`
         self._thread = thread
-        thread.run_group = self._run_group
+        self._callbacks = CallbackSlot()  # the running transaction's after_commit list
+        thread.run_group = lambda work: run_group(conn, work)
         self.path = path
-        self._after_commit: list[Callable[[], None]] = []  # filled on the database thread
         self._closed = False
 
     @classmethod
@@ -115,43 +116,19 @@ class Database:
         """Run `fn(conn)` as one transaction on the database thread (rolled back if it
         raises), then the `after_commit` callbacks it registered. Every write goes
         through here. Transactions queued together share one commit (group commit,
-        `_run_group`): each still commits or rolls back as a whole and its caller
-        hears of it only after the commit that contains it.
+        `core.storage.transactions`): each still commits or rolls back as a whole and
+        its caller hears of it only after the commit that contains it.
         """
-        result, callbacks = await self._thread.run(_Tx(self, fn), grouped=True)
+        result, callbacks = await self._thread.run(Tx(self._conn, fn, self._callbacks),
+                                                   grouped=True)
         for cb in callbacks:
             cb()
         return result
 
-    def _run_group(self, work: list[Callable[[], Any]]) -> list[Outcome]:
-        """On the database thread: run several `_Tx` in one BEGIN IMMEDIATE ... COMMIT,
-        each inside its own SAVEPOINT so one that raises rolls back alone. If the
-        commit fails every member gets the error; if SQLite abandoned the whole
-        transaction midway (e.g. a disk error), nothing was committed and each member
-        is run again on its own, so each caller gets its own transaction's outcome.
-        """
-        txs = [w for w in work if isinstance(w, _Tx)]
-        if len(txs) != len(work):
-            raise TypeError("only run_tx work is grouped")
-        conn = self._conn
-        outcomes: list[Outcome] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for tx in txs:
-                outcomes.append(tx.in_savepoint())
-                if not conn.in_transaction:  # the whole transaction is gone
-                    return _one_by_one(txs)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return [(None, exc)] * len(txs)
-        return outcomes
-
     def after_commit(self, cb: Callable[[], None]) -> None:
         """Run `cb` once the current transaction commits (never if it rolls back).
         Called from inside a `run_tx` function."""
-        self._after_commit.append(cb)
+        self._callbacks.current.append(cb)
 
     async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a read, or None."""
@@ -169,60 +146,6 @@ class Database:
         """A single write statement, in its own transaction."""
         params = tuple(args)
         await self.run_tx(lambda conn: conn.execute(sql, params))
-
-
-class _Tx(Generic[T]):
-    """One `run_tx` transaction: callable on its own (BEGIN IMMEDIATE ... COMMIT), or
-    as one member of a group commit (`in_savepoint`). Runs on the database thread;
-    returns `(result, after_commit callbacks)`."""
-
-    def __init__(self, db: Database, fn: Callable[[sqlite3.Connection], T]) -> None:
-        self.db = db
-        self.fn = fn
-
-    def __call__(self) -> tuple[T, list[Callable[[], None]]]:
-        conn = self.db._conn
-        self.db._after_commit = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = self.fn(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            callbacks, self.db._after_commit = self.db._after_commit, []
-        return result, callbacks
-
-    def in_savepoint(self) -> Outcome:
-        """Run inside the open group transaction under `SAVEPOINT tx`; the outcome is
-        `((result, callbacks), None)` or `(None, exception)` after rolling back to the
-        savepoint."""
-        conn = self.db._conn
-        self.db._after_commit = []
-        conn.execute("SAVEPOINT tx")
-        try:
-            result = self.fn(conn)
-            conn.execute("RELEASE tx")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK TO tx")
-                conn.execute("RELEASE tx")
-            return None, exc
-        finally:
-            callbacks, self.db._after_commit = self.db._after_commit, []
-        return (result, callbacks), None
-
-
-def _one_by_one(txs: list[_Tx[Any]]) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for tx in txs:
-        try:
-            outcomes.append((tx(), None))
-        except BaseException as exc:  # handed to that transaction's caller
-            outcomes.append((None, exc))
-    return outcomes
 
 
 def _connect(path: Path) -> sqlite3.Connection:
