@@ -15,8 +15,6 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import cv2
-import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from core.errors import InvalidInput
@@ -197,6 +195,8 @@ def _split_alpha(
     mode = img.mode
     key = img.info.get("transparency")
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        import numpy as np  # only 16-bit and float images need it: the CLI starts without it
+
         arr = np.asarray(img)
         hi = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
         grey = np.clip(arr.astype(np.float64) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -232,6 +232,9 @@ def _alpha_from_16bit_key(data: bytes, size: tuple[int, int]) -> Image.Image:
     Pillow keeps only 8 bits per channel, so the key (which must match all 16)
     is applied by libpng through OpenCV, which reads the samples at full depth.
     """
+    import cv2
+    import numpy as np
+
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.ndim != 3 or arr.shape[2] != 4 or arr.shape[1::-1] != size:
         raise ValueError("16-bit PNG could not be read with its transparency")
