@@ -1,6 +1,6 @@
 """`studio run` with several inputs: cold and warm per-image time for each tool.
 
-    .venv/bin/python -m benchmarks.cli [--images N]
+    .venv/bin/python -m benchmarks.cli [--images N] [--tools palette crop ...]
 
 For each tool, N different ~12 MP camera-like JPEGs (benchmarks/palette.py's
 `camera_jpeg`; design takes N prompts) go through ONE `studio run TOOL A B C ...
@@ -10,17 +10,25 @@ Upscale takes the samples at their own size (~0.25 MP; 12 MP would be a 48 MP ou
 
 * cold: wall time of a `studio run TOOL A` process with one input (interpreter,
   imports, database, worker processes, model load, the job);
-* warm: the median `elapsed_ms` of inputs 2..N in the several-input process (the
-  engine, workers and models are already up).
+* warm: the median time between one input's JSON line and the next in the
+  several-input process (inputs 2..N: reading the file, admission with its decode,
+  the job, writing the outputs), and, beside it, the median `elapsed_ms` the result
+  reports (from the job's admission to its end, without the decode at admission).
 
-Then Pylette 6.0.0 (`pip install --no-deps Pylette==6.0.0`, see benchmarks/palette.py)
-extracts the same palettes in this process, warm (one run first to load it), and the
-table shows warm palette against warm Pylette on the same 12 MP JPEGs.
+Palette, measured as the bot runs it: an Engine in this process runs each JPEG
+(`engine.run`: admission, decode, worker, result), alternating image by image with
+Pylette 6.0.0 (`pip install --no-deps Pylette==6.0.0`, see benchmarks/palette.py) on
+the same bytes, both warm (one run of each first), so load from other work on the
+machine falls on both alike. Then a cold `studio run palette` is taken apart by
+benchmarks/cold_probe.py: imports, engine open, the first job (worker start-up and
+first-call imports included) against a second, warm job.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -32,7 +40,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.palette import camera_jpeg, pylette, sample_images
+from benchmarks.cold_probe import HEAVY
+from benchmarks.palette import camera_jpeg, mean_delta_e, pylette, sample_images
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIO = [sys.executable, "-m", "core.cli"]
@@ -40,33 +49,167 @@ OPTIONS = {"upscale": ["--scale", "2"], "crop": ["--ratio", "1:1"], "palette": [
            "remove-bg": [], "design": []}
 PROMPTS = ["summer sale poster", "night market flyer", "jazz evening", "open studio day",
            "coffee tasting", "book club meetup"]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+CONFIG = ("[storage]\ndatabase = '{db}'\nresults_dir = '{results}'\n"
+          "[credits]\noperator_topup = 100000\n")
 
 
-def _run(argv: list[str], cwd: Path) -> tuple[float, list[dict[str, object]]]:
+def _run(argv: list[str], cwd: Path) -> tuple[float, list[dict[str, object]], list[float]]:
+    """One `studio` process: (wall s, its JSON results, when each JSON line arrived)."""
     t = time.perf_counter()
-    proc = subprocess.run([*STUDIO, *argv], cwd=cwd, capture_output=True, text=True,
-                          timeout=3600, check=False,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([*STUDIO, *argv], cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=ENV)
+        if proc.stdout is None:
+            raise RuntimeError("no stdout pipe")
+        rows = [(line, time.perf_counter()) for line in proc.stdout]
+        code = proc.wait(timeout=3600)
+        err.seek(0)
+        stderr = err.read()
     wall = time.perf_counter() - t
-    out = proc.stdout.strip()
+    out = "".join(line for line, _ in rows).strip()
     # one input: one (indented) object; several: JSON Lines
-    lines = ([json.loads(out)] if out.startswith("{\n") else
-             [json.loads(line) for line in out.splitlines() if line.startswith("{")])
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"studio {' '.join(argv[:3])}... failed ({proc.returncode}): "
-                         f"{proc.stderr[-500:]}")
-    return wall, lines
+    if out.startswith("{\n"):
+        lines, stamps = [json.loads(out)], [rows[-1][1]]
+    else:
+        picked = [(json.loads(line), at) for line, at in rows if line.startswith("{")]
+        lines, stamps = [obj for obj, _ in picked], [at for _, at in picked]
+    if code != 0 or not lines:
+        raise SystemExit(f"studio {' '.join(argv[:3])}... failed ({code}): {stderr[-500:]}")
+    return wall, lines, stamps
+
+
+def _tools_table(args: argparse.Namespace, work: Path, images: list[Path],
+                 small: list[Path]) -> list[str]:
+    rows = ["| tool | cold, one-input process | warm, per image between results | "
+            "warm, the job's elapsed_ms |", "|---|---:|---:|---:|"]
+    print("\n".join(rows))
+    for tool in args.tools:
+        inputs = (PROMPTS[:args.images + 1] if tool == "design"
+                  else [str(p) for p in (small if tool == "upscale" else images)])
+        common = ["--json", "--config", "config.toml", "-o", f"out-{tool}/", *OPTIONS[tool]]
+        cold, _, _ = _run(["run", tool, inputs[-1], *common], work)
+        _, lines, stamps = _run(["run", tool, *inputs[:-1], *common], work)
+        statuses = {str(line["status"]) for line in lines}
+        assert statuses == {"succeeded"}, (tool, lines)
+        gap = statistics.median(b - a for a, b in itertools.pairwise(stamps))
+        job = statistics.median(float(str(line["elapsed_ms"])) for line in lines[1:]) / 1000
+        rows.append(f"| {tool} | {cold:.2f} s | {gap:.3f} s | {job:.3f} s |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+async def _engine_vs_pylette(raws: list[bytes], work: Path) -> dict[str, list[float]]:
+    """Each JPEG through a warm Engine (as the bot runs it) and through warm Pylette,
+    alternating; times (s) and mean ΔE2000 (benchmarks/palette.py's measure) of each."""
+    from core.cli_commands import open_engine
+    from core.cli_output import CLI_GUILD, CLI_MEMBER
+    from core.config import load_settings
+    from core.engine import JobRequest
+    from core.operator import run_as_operator
+
+    (work / "engine.toml").write_text(CONFIG.format(db=work / "engine.db",
+                                                    results=work / "engine-results"))
+    engine = await open_engine(load_settings(work / "engine.toml"))
+    params = {"colors": 6, "include_neutral": True}  # as Pylette: 6 colours, greys included
+    out: dict[str, list[float]] = {"ours": [], "pylette": [], "ours_de": [], "pylette_de": []}
+    try:
+        for i, raw in enumerate(raws):
+            t = time.perf_counter()
+            result = await run_as_operator(engine, JobRequest(
+                CLI_GUILD, CLI_MEMBER, "palette", params, image=raw, source="cli"))
+            ours = time.perf_counter() - t
+            t = time.perf_counter()
+            theirs = pylette(raw)
+            ref = time.perf_counter() - t
+            if not result.ok:
+                raise SystemExit(f"palette failed: {result.error}")
+            if i == 0:
+                continue  # the warm-up: imports, worker start, Pylette's first call
+            rgbs = [tuple(c["rgb"]) for c in result.data["colors"]]
+            out["ours"].append(ours)
+            out["pylette"].append(ref)
+            out["ours_de"].append(mean_delta_e(raw, rgbs))
+            out["pylette_de"].append(mean_delta_e(raw, theirs))
+    finally:
+        await engine.close()
+    return out
+
+
+def _palette_section(work: Path, images: int) -> list[str]:
+    samples = list(sample_images().values())
+    raws = [camera_jpeg(samples[i % 4][..., :3], seed=100 + i) for i in range(images + 1)]
+    m = asyncio.run(_engine_vs_pylette(raws, work))
+    ours, ref = statistics.median(m["ours"]), statistics.median(m["pylette"])
+    lines = ["", "## Palette, warm, as the bot runs it", "",
+             f"{len(m['ours'])} fresh ~12 MP JPEGs, each through a warm Engine in this "
+             "process (`engine.run`: admission with its decode, the worker, the result "
+             "stored) and then through warm Pylette 6.0.0 on the same bytes; 6 colours, "
+             "greys included, ΔE2000 as in benchmarks/palette.py.", "",
+             "| method | median time per image | mean ΔE2000 |", "|---|---:|---:|",
+             f"| Luneo palette through the engine | {ours:.3f} s | "
+             f"{statistics.mean(m['ours_de']):.2f} |",
+             f"| Pylette 6.0.0 (k-means) | {ref:.3f} s | "
+             f"{statistics.mean(m['pylette_de']):.2f} |", "",
+             f"Ratio: {ours / ref:.2f}x Pylette's time (target: at most 0.25x); "
+             f"per image: {', '.join(f'{a / b:.2f}' for a, b in zip(m['ours'], m['pylette'], strict=True))}."]
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+def _cold_section(work: Path, cold_wall: float | None) -> list[str]:
+    """A cold `studio run palette` taken apart (benchmarks/cold_probe.py)."""
+    samples = list(sample_images().values())
+    paths = []
+    for i in range(2):
+        paths.append(work / f"cold{i}.jpg")
+        paths[-1].write_bytes(camera_jpeg(samples[i][..., :3], seed=200 + i))
+    (work / "cold.toml").write_text(CONFIG.format(db=work / "cold.db",
+                                                  results=work / "cold-results"))
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    interpreter = time.perf_counter() - t
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cold_probe.py"),
+                           "palette", str(work / "cold.toml"), *map(str, paths)],
+                          capture_output=True, text=True, env=ENV, check=True)
+    probe_wall = time.perf_counter() - t
+    p = json.loads(proc.stdout.strip().splitlines()[-1])
+    start_up = p["first_job"] - p["second_job"]
+    rows = [("interpreter start (`python -c pass`)", interpreter),
+            ("imports in the CLI process (core.cli, engine, config)", p["imports"]),
+            ("engine open (settings, database)", p["engine_open"]),
+            ("worker start-up (forkserver, preloaded tool modules, first-call imports; "
+             "no model file for palette)", start_up),
+            ("the work (one warm job: decode, palette, swatch PNG, result stored)",
+             p["second_job"])]
+    rest = probe_wall - p["second_job"] - sum(v for _, v in rows)
+    lines = ["", "## Palette, cold: one `studio run palette IMG`, taken apart", "",
+             "benchmarks/cold_probe.py does what `studio run` does with a clock around each "
+             "part, on two fresh JPEGs: the second job is the work alone, so the first job "
+             "minus the second is the start-up of the worker side.", "",
+             "| part | seconds |", "|---|---:|",
+             *[f"| {name} | {v:.3f} |" for name, v in rows],
+             f"| the rest (engine close, exit) | {max(rest, 0.0):.3f} |",
+             f"| total (probe's one-job equivalent) | {probe_wall - p['second_job']:.3f} |"]
+    if cold_wall is not None:
+        lines.append(f"| for comparison: `studio run palette IMG` wall, above | {cold_wall:.3f} |")
+    lines += ["", "Heavy packages loaded in the CLI process after the run: "
+              f"{', '.join(p['modules']) or 'none'} (checked: {', '.join(HEAVY)})."]
+    print("\n".join(lines), flush=True)
+    return lines
 
 
 def main() -> None:
+    """Run every tool cold and warm, the palette sections, and write results/cli.md."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--images", type=int, default=4, help="inputs per tool (>= 2)")
     ap.add_argument("--tools", nargs="*", default=list(OPTIONS))
+    ap.add_argument("--palette-images", type=int, default=8,
+                    help="timed JPEGs in the engine-against-Pylette comparison")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cli-"))
-    (work / "config.toml").write_text(
-        "[storage]\ndatabase = 'studio.db'\nresults_dir = 'results'\n"
-        "[credits]\noperator_topup = 100000\n")
+    (work / "config.toml").write_text(CONFIG.format(db="studio.db", results="results"))
     samples = list(sample_images().values())
     images, small = [], []
     for i in range(args.images + 1):  # one more for the cold run, so nothing is cached
@@ -76,40 +219,20 @@ def main() -> None:
         images.append(path)
         small.append(work / f"small{i}.png")  # upscale: the sample as it is (~0.25 MP)
         Image.fromarray(arr).save(small[-1])
+    load = os.getloadavg()[0]
     report = ["# `studio run` with several inputs: cold and warm time per image\n",
-              f"Command: `.venv/bin/python -m benchmarks.cli --images {args.images}`; "
+              f"Command: `.venv/bin/python -m benchmarks.cli --images {args.images}"
+              f"{' --tools ' + ' '.join(args.tools) if args.tools != list(OPTIONS) else ''}`; "
               f"{images[0].stat().st_size / 1e6:.1f} MB ~12 MP JPEGs (upscale: ~0.25 MP "
-              f"PNGs, design: prompts), {os.cpu_count()} CPUs.\n",
-              "| tool | cold, one-input process | warm, per image in a several-input run |",
-              "|---|---:|---:|"]
-    print("\n".join(report))
-    warm_ms: dict[str, float] = {}
-    for tool in args.tools:
-        inputs = (PROMPTS[:args.images + 1] if tool == "design"
-                  else [str(p) for p in (small if tool == "upscale" else images)])
-        cold, _ = _run(["run", tool, inputs[-1], "--json", "--config", "config.toml",
-                        "-o", f"out-{tool}/", *OPTIONS[tool]], work)
-        _, lines = _run(["run", tool, *inputs[:-1], "--json", "--config", "config.toml",
-                         "-o", f"out-{tool}/", *OPTIONS[tool]], work)
-        statuses = {str(line["status"]) for line in lines}
-        assert statuses == {"succeeded"}, (tool, lines)
-        warm_ms[tool] = statistics.median(float(str(line["elapsed_ms"])) for line in lines[1:])
-        report.append(f"| {tool} | {cold:.2f} s | {warm_ms[tool] / 1000:.3f} s |")
-        print(report[-1], flush=True)
-    if "palette" in warm_ms:
-        raws = [p.read_bytes() for p in images[:args.images]]
-        pylette(raws[0])  # load and warm up
-        times = []
-        for raw in raws[1:]:
-            t = time.perf_counter()
-            pylette(raw)
-            times.append(time.perf_counter() - t)
-        ref = statistics.median(times)
-        ratio = warm_ms["palette"] / 1000 / ref
-        report.append(f"\nWarm palette {warm_ms['palette'] / 1000:.3f} s against warm Pylette "
-                      f"6.0.0 {ref:.3f} s on the same JPEGs, same run: {ratio:.2f}x "
-                      f"(target: at most 0.25x).")
-        print(report[-1])
+              f"PNGs, design: prompts), {os.cpu_count()} CPUs, load average {load:.1f} "
+              "at the start (the machine is shared: compare within a run).\n"]
+    report += _tools_table(args, work, images, small)
+    if "palette" in args.tools:
+        cold = next((float(r.split("|")[2].strip().rstrip(" s")) for r in report
+                     if r.startswith("| palette |")), None)
+        report += _palette_section(work, args.palette_images)
+        report += _cold_section(work, cold)
+    report.append(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
     out = ROOT / "benchmarks" / "results" / "cli.md"
     out.write_text("\n".join(report) + "\n", encoding="utf-8")
     print(f"\nwritten to {out}")

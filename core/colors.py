@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import ImageColor
+
+if TYPE_CHECKING:  # NumPy loads with the palette, not with every module that parses a colour
+    import numpy as np
 
 _HEX_RE = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
@@ -38,6 +41,7 @@ def hex_of(rgb: tuple[int, int, int]) -> str:
 
 @lru_cache(maxsize=1)
 def _named_table() -> tuple[list[str], np.ndarray]:
+    import numpy as np
     from skimage.color import rgb2lab
 
     names: list[str] = []

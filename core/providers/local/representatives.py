@@ -80,7 +80,8 @@ def merge_same(
     kept: list[int] = []
     out_w: list[float] = []
     for i in order:
-        dists = [float(deltaE_ciede2000(lab[i], lab[k])) for k in kept]
+        d = deltaE_ciede2000(np.broadcast_to(lab[i], (len(kept), 3)), lab[kept]) if kept else []
+        dists = [float(v) for v in d]
         if dists and min(dists) < merge_de:
             out_w[int(np.argmin(dists))] += float(totals[i])
         else:
