@@ -91,7 +91,7 @@ class LimitsSettings(_Section):
     remove_bg_work_mp: float = Field(default=4.0, ge=0.25)  # mask computed at most at this size
     upscale_max_output_mp: float = Field(default=40.0, ge=0.01)  # upscale result size cap
     max_output_side: int = Field(default=16383, ge=64)  # longest side an upscale may produce
-    upscale_detail_s: float = Field(default=5.0, ge=0)  # x4plus time a `fast` x4 may spend
+    upscale_s_per_out_mp: float = Field(default=4.0, ge=0)  # `fast` upscale time budget, s per output MP
 
 
 class JobsSettings(_Section):
