@@ -10,8 +10,10 @@ work instead.
 - `estimate(tool, params, width, height, settings)` is pure: it returns a
   Budget (estimated seconds, peak bytes, output pixels, the upscale network)
   or raises InvalidInput.
-- The upscale network is chosen by its estimated cost (tiles × per-tile cost +
-  pixels the network sees × per-pixel cost), never by a pixel threshold alone.
+- The upscale network is chosen by a time budget per output megapixel: the best
+  network whose estimated cost (tiles × per-tile cost + pixels the network sees ×
+  per-pixel cost) fits `limits.upscale_s_per_out_mp` × the output megapixels, so
+  the choice hardly depends on the size and time grows smoothly with the output.
 - remove-bg computes its mask at most at `limits.remove_bg_work_mp` and scales
   the mask up (`working_size`), so its memory no longer grows ~80 bytes/pixel.
 - `core/slots.py` bounds heavy local work across processes (the bot's workers and
@@ -67,16 +69,16 @@ class NetworkCost:
 
 # Tile geometry must match core.providers.local.upscale.NETWORKS (a test checks it).
 NETWORK_COSTS: dict[str, NetworkCost] = {
-    "realesr-animevideov3-x2": NetworkCost(2, 256, 12, s_per_mp=5.8, s_per_tile=0.004, peak_mb=600),
-    "realesr-animevideov3-x4": NetworkCost(4, 256, 12, s_per_mp=8.8, s_per_tile=0.004, peak_mb=600),
+    "realesr-animevideov3-x2": NetworkCost(2, 512, 18, s_per_mp=5.8, s_per_tile=0.004, peak_mb=600),
+    "realesr-animevideov3-x4": NetworkCost(4, 512, 18, s_per_mp=8.8, s_per_tile=0.004, peak_mb=600),
     "realesrgan-x4plus": NetworkCost(4, 128, 16, s_per_mp=205.0, s_per_tile=0.45, peak_mb=1300),
 }
 BEST = "realesrgan-x4plus"
 FAST = {2: "realesr-animevideov3-x2", 4: "realesr-animevideov3-x4"}
 
 # Per-megapixel costs of the steps around the networks (reference machine).
-UPSCALE_S_PER_OUT_MP = 0.25  # Lanczos blend + PNG encode (level 3), per output MP
-UPSCALE_BYTES_PER_OUT_PX = 16  # network output, Lanczos copy, blend, PNG image and bytes
+UPSCALE_S_PER_OUT_MP = 0.35  # fidelity step (back-projection, detail) + PNG encode, per output MP
+UPSCALE_BYTES_PER_OUT_PX = 24  # network output, YCrCb copy, float32 planes, RGB result, PNG
 UPSCALE_BYTES_PER_IN_PX = 12  # the decoded input, its RGB copy, the pickled request
 UPSCALE_ALPHA_BYTES_PER_IN_PX = 48  # transparent input: the premultiplied pull-push fill
 REMOVE_BG_FIXED_S = 5.0  # ISNet at 1024², the guided filter at <= 1024
@@ -214,34 +216,44 @@ def choose_network(
     scale: int, width: int, height: int, settings: Settings, *,
     networks: frozenset[str] | None = None,
 ) -> tuple[str | None, str | None]:
-    """(network, note): the upscale network by estimated work.
+    """(network, note): the upscale network by a time budget, never by size alone.
 
-    `fast`: x4plus only for a ×4 whose x4plus estimate fits in
-    `limits.upscale_detail_s` (it restores more detail, at ~25x the compact
-    network's cost per pixel); else the compact network for the scale. `best`:
-    x4plus whenever it fits in the job's time limit, else the compact one, said
-    in the note. None when no network is installed (the caller falls back).
+    `fast`: the most detailed installed network that can make `scale` (x4plus,
+    then the compact network for the scale, then the compact x4) and whose estimated reference-machine seconds fit
+    `limits.upscale_s_per_out_mp` × the output megapixels. Every network's cost
+    is close to proportional to the output size, so the same network runs for
+    every size of a given shape and the time grows smoothly with the output (the
+    default 4 s/MP picks the compact networks, ~1-2 s/MP; x4plus measures about
+    14 s/MP at ×4). `best`: x4plus whenever it fits the job's time limit, else the
+    compact one, said in the note. In both, a network over the time limit is
+    passed over for the next one. None when no network is installed (the caller
+    falls back).
     """
     have = frozenset(NETWORK_COSTS) if networks is None else networks
     factor = settings.limits.cpu_factor
+    limit = time_limit_s(settings)
+    out_mp = width * height * scale * scale / 1e6
 
     def secs(name: str) -> float:
         return network_seconds(name, scale, width, height) * factor
 
-    order = [FAST[scale], FAST[4]] if FAST[scale] != FAST[4] else [FAST[4]]
-    if settings.models.upscale_quality == "best" and BEST in have:
-        if secs(BEST) <= time_limit_s(settings):
+    order = dict.fromkeys((BEST, FAST[scale], FAST[4]))  # most restored detail first
+    usable = [n for n in order if n in have and NETWORK_COSTS[n].scale >= scale]
+    compact = [n for n in usable if n != BEST]
+    if settings.models.upscale_quality == "best" and BEST in usable:
+        if secs(BEST) <= limit:
             return BEST, None
-        fast = next((n for n in order if n in have), None)
+        fast = next((n for n in compact if secs(n) <= limit), compact[0] if compact else None)
         note = (f"{BEST} would take about {_duration(secs(BEST))} for this image: "
                 f"used the faster {fast}" if fast else None)
         return fast or BEST, note
-    if scale == 4 and BEST in have and secs(BEST) <= settings.limits.upscale_detail_s:
-        return BEST, None
-    fast = next((n for n in order if n in have), None)
-    if fast is None and BEST in have:
-        return BEST, None
-    return fast, None
+    budget = settings.limits.upscale_s_per_out_mp * out_mp
+    fits_budget = [n for n in usable
+                   if network_seconds(n, scale, width, height) <= budget and secs(n) <= limit]
+    if fits_budget:
+        return fits_budget[0], None
+    cheapest = sorted(usable, key=secs)  # nothing fits: the cheapest (estimate may refuse)
+    return (cheapest[0] if cheapest else None), None
 
 
 def _upscale(
