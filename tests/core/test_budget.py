@@ -64,21 +64,31 @@ def test_working_size_keeps_the_aspect_ratio_under_the_cap() -> None:
     assert w == 2000
 
 
-def test_upscale_network_is_chosen_by_work_not_by_pixel_count() -> None:
+def _with(s: Settings, **limits: Any) -> Settings:
+    return s.model_copy(update={"limits": s.limits.model_copy(update=limits)})
+
+
+def test_upscale_network_is_chosen_by_a_time_budget_not_by_pixel_count() -> None:
     s = Settings()
-    # tiny square: x4plus fits the 5 s detail budget
-    assert budget.choose_network(4, 64, 64, s) == ("realesrgan-x4plus", None)
-    # 256² and 257² cost about the same, so they get the same network (no speed cliff)
-    assert budget.choose_network(4, 256, 256, s)[0] == "realesr-animevideov3-x4"
-    assert budget.choose_network(4, 257, 257, s)[0] == "realesr-animevideov3-x4"
+    # the issue's cliff: 256² ×4 took x4plus (64 s) and 257² the compact network (3.8 s);
+    # by the per-output-MP budget every size takes the same network
+    for n in (16, 64, 150, 255, 256, 257, 1000):
+        assert budget.choose_network(4, n, n, s) == ("realesr-animevideov3-x4", None), n
+        assert budget.choose_network(2, n, n, s) == ("realesr-animevideov3-x2", None), n
     t256 = budget.estimate("upscale", X4, 256, 256, s).seconds
     t257 = budget.estimate("upscale", X4, 257, 257, s).seconds
     assert 0.8 <= t257 / t256 <= 1.25
-    # only 4000 pixels, but a 1-px strip is 32 tiles of padding for x4plus: compact network
-    assert 1 * 4000 < 64 * 64
+    # a 1-px strip is mostly tile padding: still the compact network
     assert budget.choose_network(4, 1, 4000, s)[0] == "realesr-animevideov3-x4"
-    # ×2 always takes the compact ×2 network in `fast` mode
-    assert budget.choose_network(2, 64, 64, s)[0] == "realesr-animevideov3-x2"
+    # a budget that pays for x4plus (~14-20 s per output MP at ×4) takes it at every size
+    rich = _with(s, upscale_s_per_out_mp=25.0)
+    for n in (64, 256, 257, 600):
+        assert budget.choose_network(4, n, n, rich)[0] == "realesrgan-x4plus", n
+    # ... until it would blow the job's time limit: then the compact one
+    assert budget.choose_network(4, 1500, 1500, rich)[0] == "realesr-animevideov3-x4"
+    # a budget nothing fits still runs the cheapest network (the estimate may refuse)
+    assert budget.choose_network(4, 256, 256, _with(s, upscale_s_per_out_mp=0.0))[0] == (
+        "realesr-animevideov3-x4")
     # `best` takes x4plus while it fits the job's time limit, and says when it does not
     best = s.model_copy(update={"models": s.models.model_copy(update={"upscale_quality": "best"})})
     assert budget.choose_network(2, 512, 512, best) == ("realesrgan-x4plus", None)
@@ -92,10 +102,25 @@ def test_upscale_network_is_chosen_by_work_not_by_pixel_count() -> None:
     assert budget.choose_network(2, 64, 64, s, networks=frozenset()) == (None, None)
 
 
+@pytest.mark.parametrize("scale", [2, 4])
+def test_upscale_estimate_grows_smoothly_with_the_output_size(scale: int) -> None:
+    """No cliff anywhere: each one-pixel step up in side costs at most 25 % more, never
+    less, and the estimated seconds per output megapixel stay within a factor 1.5."""
+    s = Settings()
+    params = UpscaleParams(scale=scale)
+    sides = range(64, 1400 // scale, 3)
+    secs = [budget.estimate("upscale", params, n, n, s).seconds for n in sides]
+    for n, before, after in zip(sides, secs, secs[1:], strict=False):
+        assert before <= after <= 1.25 * before, (n, before, after)
+    per_mp = [t / ((n * scale) ** 2 / 1e6) for n, t in zip(sides, secs, strict=True)]
+    assert max(per_mp) <= 1.5 * min(per_mp)
+
+
 def test_upscale_preferred_networks_follow_the_cost_rule() -> None:
     s = Settings()
-    assert upscale.preferred_networks(4, 64, 64, s)[0] == "realesrgan-x4plus"
+    assert upscale.preferred_networks(4, 64, 64, s)[0] == "realesr-animevideov3-x4"
     assert upscale.preferred_networks(4, 256, 256, s)[0] == "realesr-animevideov3-x4"
+    assert upscale.preferred_networks(4, 257, 257, s)[0] == "realesr-animevideov3-x4"
     # the x2 network cannot make ×4: never offered for it
     assert "realesr-animevideov3-x2" not in upscale.preferred_networks(4, 256, 256, s)
     # x4plus for a 2048² ×4 would blow the deadline: not even a fallback
