@@ -59,12 +59,15 @@ def mode_colour(
         best = used[int(np.argmax(np.where(near[peak], counts, -1.0)))]  # heaviest near peak
     else:
         best = used[top[int(np.argmin(np.sqrt(np.maximum(d2, 0.0)) @ counts))]]
-    inside = keys == best
-    p = pixels[inside].astype(np.int64)
-    packed = (p[:, 0] << 16) | (p[:, 1] << 8) | p[:, 2]
-    colours, index = np.unique(packed, return_inverse=True)
-    c = int(colours[int(np.argmax(np.bincount(index.ravel(), weights=weights[inside])))])
-    return (c >> 16) & 255, (c >> 8) & 255, c & 255
+    # the bin fixes each channel's top 5 bits, so a colour inside it is its low 3 bits
+    # per channel (512 cases): count those; ties go to the lowest RGB, as a sort would
+    inside = np.flatnonzero(keys == best)
+    p = pixels[inside].astype(np.intp) & 7
+    low = int(np.argmax(np.bincount((p[:, 0] << 6) | (p[:, 1] << 3) | p[:, 2],
+                                    weights=weights[inside], minlength=512)))
+    best = int(best)
+    return ((best >> 7) & 0xF8) | (low >> 6), ((best >> 2) & 0xF8) | ((low >> 3) & 7), \
+        ((best << 3) & 0xF8) | (low & 7)
 
 
 def merge_same(
