@@ -42,7 +42,8 @@ def hex_of(rgb: tuple[int, int, int]) -> str:
 @lru_cache(maxsize=1)
 def _named_table() -> tuple[list[str], np.ndarray]:
     import numpy as np
-    from skimage.color import rgb2lab
+
+    from core.lab import rgb2lab
 
     names: list[str] = []
     rgbs: list[tuple[int, int, int]] = []

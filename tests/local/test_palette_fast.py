@@ -2,7 +2,8 @@
 
 - admission decodes a JPEG for the palette at reduced scale, and the palette of that
   decode is the palette of the file read directly;
-- the NumPy k-means partitions exactly as scikit-learn's `KMeans` did;
+- the NumPy k-means partitions exactly as scikit-learn's `KMeans` did, and the NumPy
+  CIELAB and CIEDE2000 are scikit-image's;
 - `studio run` does not load what the palette does not use.
 """
 
@@ -19,6 +20,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from core import lab
 from core.admission import DRAFT_PIXELS
 from core.imaging import decode_image
 from core.providers.base import ProviderRequest
@@ -119,18 +121,37 @@ def test_kmeans_centres_are_weighted_means_and_runs_repeat() -> None:
         weighted_kmeans(x, w, 5)
 
 
+def test_lab_and_ciede2000_match_scikit_image() -> None:
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    rng = np.random.default_rng(3)
+    rgb = rng.random((500, 3))
+    rgb[:20] = np.eye(3).repeat(7, axis=0)[:20]  # pure primaries: the clipped branches
+    rgb[20:30] = 0.0  # black: the linear branches, zero chroma
+    np.testing.assert_allclose(lab.rgb2lab(rgb), rgb2lab(rgb[None])[0], rtol=0, atol=1e-10)
+    a, b = lab.rgb2lab(rgb), lab.rgb2lab(rgb[::-1])
+    b[:5] = a[:5]  # identical pairs
+    b[5:10, 1:] = 0.0  # grey against colour: hue undefined on one side
+    np.testing.assert_allclose(lab.deltaE_ciede2000(a, b), deltaE_ciede2000(a, b), atol=1e-10)
+    # Sharma et al. (2005) test pairs 1 and 17: published ΔE00 2.0425 and 27.1492
+    first = np.array([[50, 2.6772, -79.7751], [50, 2.5, 0]])
+    second = np.array([[50, 0, -82.7485], [73, 25, -18]])
+    assert lab.deltaE_ciede2000(first, second) == pytest.approx([2.0425, 27.1492], abs=1e-4)
+    assert float(lab.deltaE_ciede2000(first[0], second[0])) == pytest.approx(2.0425, abs=1e-4)
+
+
 def test_studio_run_starts_without_the_heavy_packages() -> None:
     """What a `studio run palette` process imports before its first job: none of the
     tools' native runtimes, and not NumPy; the palette module itself needs no
-    scikit-learn, torch, onnxruntime, ncnn or matplotlib."""
+    scikit-learn, SciPy, scikit-image, OpenCV, torch, onnxruntime, ncnn or matplotlib."""
     code = (
         "import sys\n"
         "import core.cli, core.cli_commands, core.cli_output, core.engine, core.operator\n"
         "cli = sorted(m for m in ('numpy', 'cv2', 'sklearn', 'scipy', 'skimage', 'torch',"
         " 'onnxruntime', 'ncnn', 'matplotlib') if m in sys.modules)\n"
         "import core.providers.local.palette\n"
-        "tool = sorted(m for m in ('sklearn', 'torch', 'onnxruntime', 'ncnn', 'matplotlib')"
-        " if m in sys.modules)\n"
+        "tool = sorted(m for m in ('sklearn', 'scipy', 'skimage', 'cv2', 'torch', 'onnxruntime',"
+        " 'ncnn', 'matplotlib') if m in sys.modules)\n"
         "print(cli, tool)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

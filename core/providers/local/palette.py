@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from skimage.color import deltaE_ciede2000, rgb2lab
 
 from core.colors import _named_table, hex_of
 from core.config import Settings
 from core.errors import InvalidInput
 from core.imaging import decode_image
+from core.lab import deltaE_ciede2000, rgb2lab
 from core.providers.base import OutputFile, ProviderRequest, ProviderResult
 from core.providers.local.kmeans import weighted_kmeans
 from core.providers.local.representatives import merge_same, mode_colour, unique_names
@@ -279,8 +279,7 @@ def _ciede2000_to(lab: np.ndarray, others: list[np.ndarray]) -> list[float]:
     """CIEDE2000 from one CIELAB colour to each of `others`, in one vectorised call."""
     if not others:
         return []
-    d = deltaE_ciede2000(np.broadcast_to(lab, (len(others), 3)), np.array(others))
-    return [float(v) for v in d]
+    return [float(v) for v in deltaE_ciede2000(lab, np.array(others))]
 
 
 def _swatches(rgb: np.ndarray, weights: np.ndarray) -> list[Swatch]:

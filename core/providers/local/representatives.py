@@ -11,7 +11,8 @@ is a grey that appears nowhere; the mode is a colour that covers a real share.
 from __future__ import annotations
 
 import numpy as np
-from skimage.color import deltaE_ciede2000, rgb2lab
+
+from core.lab import deltaE_ciede2000, rgb2lab
 
 MODE_RADIUS = 8.0  # ΔE76 kernel radius for a cluster's mode: about one "just distinct" step
 MODE_CANDIDATES = 96  # the heaviest bins of a cluster that may be its mode
@@ -83,8 +84,7 @@ def merge_same(
     kept: list[int] = []
     out_w: list[float] = []
     for i in order:
-        d = deltaE_ciede2000(np.broadcast_to(lab[i], (len(kept), 3)), lab[kept]) if kept else []
-        dists = [float(v) for v in d]
+        dists = ([float(v) for v in deltaE_ciede2000(lab[i], lab[kept])] if kept else [])
         if dists and min(dists) < merge_de:
             out_w[int(np.argmin(dists))] += float(totals[i])
         else:
