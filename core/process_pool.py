@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -53,7 +54,20 @@ PRELOAD = [
     "core.providers.local.upscale",
 ]
 
+_EVERY_TOOL = tuple(PRELOAD)
 _progress_queue: Any = None  # set in each worker by _init_worker
+
+
+def start_for(tool: str) -> None:
+    """For a process that runs only `tool` (`studio run`): preload just the local
+    package and that tool's module, and start the forkserver now on a background
+    thread, so its imports overlap the caller's own start-up instead of delaying the
+    first job. A forkserver already running keeps what it loaded."""
+    name = "core.providers.local." + tool.replace("-", "_")
+    PRELOAD[:] = [m for m in _EVERY_TOOL if m in ("core.providers.local", name)]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    threading.Thread(target=multiprocessing.forkserver.ensure_running,
+                     name="luneo-forkserver", daemon=True).start()
 
 
 class WorkerDied(Exception):
