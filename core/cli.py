@@ -295,6 +295,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         check_output(args.out)
     except StudioError as exc:
         return report_error(args, exc, started)
+    if "local" in settings.tool_chain(args.tool) and settings.limits.local_isolation == "process":
+        from core.process_pool import start_for
+
+        start_for(args.tool)  # the worker side starts while this process opens the engine
     run = _Run(args, settings, compact=len(inputs) > 1)
     try:
         with ProgressReport() as bar:
