@@ -157,3 +157,18 @@ def test_studio_run_starts_without_the_heavy_packages() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "[] []"
+
+
+def test_one_tool_process_preloads_only_that_tool() -> None:
+    """`studio run palette` starts its forkserver early with the palette's module only."""
+    code = (
+        "from core import process_pool as p\n"
+        "p.start_for('remove-bg')\n"
+        "print(p.PRELOAD)\n"
+        "p.start_for('palette')\n"
+        "print(p.PRELOAD)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    assert out[0] == "['core.providers.local', 'core.providers.local.remove_bg']"
+    assert out[1] == "['core.providers.local', 'core.providers.local.palette']"
