@@ -1,8 +1,9 @@
 """Local palette: weighted k-means in CIELAB on a colour histogram of a small decode.
 
 Why it is fast and still accurate:
-- JPEG uploads are decoded at 1/2–1/8 scale by the decoder itself (`draft`),
-  so a 12-megapixel photo costs a ~0.2-megapixel decode;
+- JPEG uploads are decoded at 1/2–1/8 scale by libjpeg itself (admission does it
+  for this tool: core/admission.py DRAFT_PIXELS), so a 12-megapixel photo costs
+  a ~0.2-megapixel decode and the worker gets a small image;
 - every remaining pixel is kept, but pixels are pooled into 5-bit-per-channel
   RGB bins that remember their mean colour and count, so k-means (kmeans.py,
   fixed seed) runs on a few thousand weighted points instead of every pixel;
@@ -17,8 +18,9 @@ two swatches share one, lightness modifiers (deep, dark, light, pale) tell them 
 
 Each pixel counts by its alpha: one at alpha 100 weighs 100/255 of an opaque
 one, and fully transparent pixels count nothing (an image that is translucent
-everywhere still has a palette). Colours are sRGB: the engine's decoder (and,
-for re-read JPEGs, `to_srgb`) converts embedded ICC profiles. With `include_neutral` false,
+everywhere still has a palette). Colours are sRGB: the engine's decoder
+(core/imaging.py, also used for bytes given directly) converts embedded ICC
+profiles. CIELAB and CIEDE2000 come from core/lab.py. With `include_neutral` false,
 low-chroma pixels (greys, near-black, near-white) are left out unless they are
 almost the whole image, in which case they are kept and the note says so.
 """
