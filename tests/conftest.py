@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from core.config import Settings, load_settings
+from tests.pg import pg_cluster, pg_database, pg_url  # noqa: F401 - Postgres fixtures
 
 
 @pytest.fixture
