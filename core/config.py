@@ -182,6 +182,21 @@ class LoggingSettings(_Section):
     json_lines: bool = True
 
 
+class QueueSettings(_Section):
+    """`[queue]`: where accepted jobs run. "inprocess" (default): in this process;
+    "procrastinate": `studio worker` processes on a Postgres queue (docs/scaling.md)."""
+
+    backend: Literal["inprocess", "procrastinate"] = "inprocess"
+    name: str = Field(default="luneo", pattern=r"^[a-z][a-z0-9_-]{0,62}$")  # the queue's name
+    concurrency: int = Field(default=1, ge=1, le=64)  # jobs one worker runs at once
+    max_attempts: int = Field(default=5, ge=1, le=50)  # deliveries after infrastructure errors
+    retry_backoff_s: float = Field(default=2.0, ge=1.0)  # exponential backoff base (s)
+    stalled_after_s: float = Field(default=30.0, ge=2.0)  # a worker silent this long is dead
+    heartbeat_s: float = Field(default=10.0, gt=0)  # how often a worker says it is alive
+    reconcile_interval_s: float = Field(default=10.0, gt=0)  # reconciler period (s)
+    poll_s: float = Field(default=5.0, gt=0)  # gateway re-reads its waiting jobs (lost NOTIFY)
+
+
 class MetricsSettings(_Section):
     """`[metrics]`: the Prometheus port on 127.0.0.1 (0: off)."""
 
@@ -247,6 +262,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    queue: QueueSettings = QueueSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -258,6 +274,10 @@ class Settings(_Section):
             for p in ts.providers:
                 if p not in _PROVIDER_NAMES:
                     raise ValueError(f"tools.{tool}.providers: unknown provider {p!r}")
+        if self.queue.backend != "inprocess" and not str(self.storage.database).startswith(
+                ("postgresql:", "postgres:")):
+            raise ValueError(f"queue.backend: {self.queue.backend!r} needs a Postgres database "
+                             "([storage] database = \"postgresql://...\")")
         return self
 
     def tool(self, tool: str) -> ToolSettings:
