@@ -4,12 +4,14 @@ Lookup order for the file: `--config PATH`, else `./config.toml`, else
 `$LUNEO_CONFIG`, else built-in defaults (data then lives in the per-user data
 folder, `user_data_dir`, never in the current folder). A bad key or value raises ConfigError
 with one line naming it. Secrets (`DISCORD_TOKEN`, `OPENAI_API_KEY`,
-`REPLICATE_API_TOKEN`, `REMOVEBG_API_KEY`) come only from the environment.
+`REPLICATE_API_TOKEN`, `REMOVEBG_API_KEY`, the `AWS_*` keys of an S3 result store)
+come only from the environment.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +32,18 @@ class StorageSettings(_Section):
 
     database: Path = Path("data/studio.db")
     results_dir: Path = Path("data/results")
+    # Results and inputs in S3-compatible storage instead of `results_dir`
+    # (core/storage/blobs.py); credentials only from AWS_* environment variables.
+    results_url: str | None = None  # "s3://bucket/prefix"
+    results_endpoint: str | None = None  # e.g. http://127.0.0.1:9000; default $AWS_ENDPOINT_URL or AWS
+    results_region: str | None = None  # default $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1
+
+    @model_validator(mode="after")
+    def _check_results_url(self) -> StorageSettings:
+        url = self.results_url
+        if url is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", url):
+            raise ValueError(f"results_url {url!r}: expected s3://bucket/prefix")
+        return self
 
 
 class DiscordSettings(_Section):
@@ -211,6 +225,9 @@ SECRET_ENV_VARS: dict[str, str] = {
     "OPENAI_API_KEY": "openai_api_key",
     "REPLICATE_API_TOKEN": "replicate_api_token",
     "REMOVEBG_API_KEY": "removebg_api_key",
+    "AWS_ACCESS_KEY_ID": "aws_access_key_id",  # [storage] results_url (S3)
+    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    "AWS_SESSION_TOKEN": "aws_session_token",
 }
 
 
@@ -223,6 +240,9 @@ class Secrets(BaseModel):
     openai_api_key: SecretStr | None = None
     replicate_api_token: SecretStr | None = None
     removebg_api_key: SecretStr | None = None
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
