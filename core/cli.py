@@ -3,6 +3,7 @@
     studio run TOOL INPUT [INPUT...] [options] [-o OUT] [--json]
     studio demo [--out DIR]
     studio bot                    (added by the bot package, see plugin_commands)
+    studio worker [--concurrency N] [--queue NAME]   (core/worker.py, docs/scaling.md)
     studio models fetch [NAME...] | list
     studio db upgrade
     studio credits grant MEMBER AMOUNT [--guild G] [--reason R] | balance MEMBER [--guild G]
@@ -94,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, target in plugin_commands().items():  # e.g. `studio bot`, from the bot package
         _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]})")
+
+    worker = _sub(sub, "worker", help="run queued jobs ([queue] backend = procrastinate)")
+    worker.add_argument("--concurrency", type=int, default=None, metavar="N",
+                        help="jobs at once (default [queue] concurrency)")
+    worker.add_argument("--queue", default=None, metavar="NAME",
+                        help="queue to take jobs from (default [queue] name)")
 
     models = _sub(sub, "models", help="local model cache")
     msub = models.add_subparsers(dest="models_cmd", required=True)
@@ -235,8 +242,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd in plugins:
         command: Callable[[Settings], int] = load_plugin(plugins[args.cmd])
         return command(settings)
-    if args.cmd == "models":
-        return models_command(args, settings)
+    if args.cmd in ("models", "worker"):
+        return (models_command if args.cmd == "models" else _worker)(args, settings)
     if args.cmd == "db":
         return asyncio.run(db_upgrade(settings))
     if args.cmd == "credits":
@@ -246,6 +253,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd in ("providers", "doctor"):
         return asyncio.run(providers_command(settings, doctor=args.cmd == "doctor"))
     raise AssertionError(args.cmd)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    """`studio worker`: run queued jobs until SIGTERM (core/worker.py)."""
+    from core.worker import worker_command
+
+    return worker_command(settings, queue=args.queue, concurrency=args.concurrency)
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})

@@ -204,7 +204,7 @@ class QueueSettings(_Section):
     name: str = Field(default="luneo", pattern=r"^[a-z][a-z0-9_-]{0,62}$")  # the queue's name
     concurrency: int = Field(default=1, ge=1, le=64)  # jobs one worker runs at once
     max_attempts: int = Field(default=5, ge=1, le=50)  # deliveries after infrastructure errors
-    retry_backoff_s: float = Field(default=2.0, ge=1.0)  # exponential backoff base (s)
+    retry_backoff_s: int = Field(default=2, ge=1, le=60)  # exponential backoff base (s)
     stalled_after_s: float = Field(default=30.0, ge=2.0)  # a worker silent this long is dead
     heartbeat_s: float = Field(default=10.0, gt=0)  # how often a worker says it is alive
     reconcile_interval_s: float = Field(default=10.0, gt=0)  # reconciler period (s)

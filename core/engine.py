@@ -31,7 +31,7 @@ from core.breaker import Breakers
 from core.chain import ProviderChain
 from core.config import Settings
 from core.credits import Credits
-from core.dispatch import CancelOutcome, InProcessDispatcher
+from core.dispatch import CancelOutcome, Dispatcher, InProcessDispatcher
 from core.errors import InvalidInput, NotAllowed
 from core.guild_config import GuildConfig
 from core.jobs import JobEvent, JobHandle, JobRecord, JobRequest, JobResult
@@ -81,7 +81,14 @@ class Engine:
                               SqliteRecorder(db))
         self.runner = JobRunner(settings, db, self.store, self.credits, chain, self.metrics,
                                 self._emit, on_end=lambda _j, _r, _k: None)
-        self.dispatcher = InProcessDispatcher(settings, self.guild_config, self.runner, self._emit)
+        self.dispatcher: Dispatcher
+        if settings.queue.backend == "inprocess":
+            self.dispatcher = InProcessDispatcher(settings, self.guild_config, self.runner,
+                                                  self._emit)
+        else:  # jobs run in `studio worker` processes (core/queue_dispatch.py)
+            from core.queue_dispatch import QueueDispatcher
+
+            self.dispatcher = QueueDispatcher(settings, self.runner, self._emit)
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -114,6 +121,9 @@ class Engine:
         if self._started:
             return
         self._started = True
+        if self.settings.queue.backend != "inprocess":
+            await self._start_queue()
+            return
         for rec in await jobrows.active_jobs(self.db):
             if jobrows.owner_alive(rec.owner):
                 continue  # another live process (e.g. the bot while the CLI runs) owns it
@@ -122,6 +132,15 @@ class Engine:
             live = await self.runner.recover(rec, resumable)
             if live is not None:
                 self.dispatcher.enqueue(live)
+        self.dispatcher.start()
+
+    async def _start_queue(self) -> None:
+        """Queue mode: workers and the reconciler recover jobs (core/reconcile.py); this
+        process creates the queue schema if needed and starts following its jobs."""
+        from core.queue_dispatch import database_url
+        from core.queue_sql import ensure_schema
+
+        await ensure_schema(database_url(self.settings))
         self.dispatcher.start()
 
     async def close(self, grace_s: float = 30.0) -> None:
@@ -184,6 +203,8 @@ class Engine:
             jobrows.insert_job(conn, rec)
             if settle:
                 self.credits.settle_in(conn, rec.id)
+            else:
+                self.dispatcher.enqueue_in(conn, rec)
             return balance
 
         return await self.db.run_tx(tx)
