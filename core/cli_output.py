@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from core.errors import InvalidInput, StorageError, StudioError, UserError
 from core.jobs import JobEvent, JobResult
+from core.storage.db import Connection
 
 CLI_GUILD = "cli"
 CLI_MEMBER = "operator"
@@ -69,7 +69,7 @@ async def refund_undelivered(engine: Any, result: JobResult, exc: OSError) -> Jo
     where = exc.filename or "the output"
     error = StorageError(f"output {where}: cannot write it ({exc.strerror or exc})")
 
-    def tx(conn: sqlite3.Connection) -> int:
+    def tx(conn: Connection) -> int:
         if engine.credits.refund_settled_in(conn, result.job_id, "output not written"):
             conn.execute(  # the job ends failed, never "succeeded and refunded"
                 "UPDATE jobs SET state = 'failed', error_type = ?, error_message = ? "

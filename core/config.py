@@ -16,10 +16,19 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.credits import MAX_CREDITS
 from core.errors import ConfigError
+from core.storage.db import is_postgres_url
 from core.tools.base import TOOLS
 
 
@@ -30,8 +39,17 @@ class _Section(BaseModel):
 class StorageSettings(_Section):
     """`[storage]`: where the database and result files live (relative to the config file)."""
 
-    database: Path = Path("data/studio.db")
+    # An SQLite file (the default) or a `postgresql://user@host/db` URL (core/storage/db.py);
+    # `pool_size`: Postgres connections per process.
+    database: Path | str = Path("data/studio.db")
+    pool_size: int = Field(default=10, ge=1, le=200)
     results_dir: Path = Path("data/results")
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database(cls, value: Any) -> Any:
+        """A `postgresql://` URL stays text (a Path would fold its `//`); else a path."""
+        return value if is_postgres_url(value) or isinstance(value, Path) else Path(value)
     # Results and inputs in S3-compatible storage instead of `results_dir`
     # (core/storage/blobs.py); credentials only from AWS_* environment variables.
     results_url: str | None = None  # "s3://bucket/prefix"
@@ -225,6 +243,7 @@ SECRET_ENV_VARS: dict[str, str] = {
     "OPENAI_API_KEY": "openai_api_key",
     "REPLICATE_API_TOKEN": "replicate_api_token",
     "REMOVEBG_API_KEY": "removebg_api_key",
+    "PGPASSWORD": "pg_password",  # libpq reads it for [storage] database = "postgresql://..."
     "AWS_ACCESS_KEY_ID": "aws_access_key_id",  # [storage] results_url (S3)
     "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
     "AWS_SESSION_TOKEN": "aws_session_token",
@@ -240,6 +259,7 @@ class Secrets(BaseModel):
     openai_api_key: SecretStr | None = None
     replicate_api_token: SecretStr | None = None
     removebg_api_key: SecretStr | None = None
+    pg_password: SecretStr | None = None
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
     aws_session_token: SecretStr | None = None
@@ -319,9 +339,19 @@ class Settings(_Section):
         return p if p.is_absolute() else (self.base_dir / p)
 
     @property
+    def database_target(self) -> Path | str:
+        """What `Database.open` takes: the `postgresql://` URL, or the SQLite file
+        resolved against the config folder."""
+        db = self.storage.database
+        return db if isinstance(db, str) else self.path(db)
+
+    @property
     def database_path(self) -> Path:
-        """The SQLite database file, resolved against the config folder."""
-        return self.path(self.storage.database)
+        """The SQLite database file, resolved against the config folder (with a Postgres
+        URL: `data/postgres` under that folder, naming no file, so helpers that keep
+        files beside the database still find a folder)."""
+        db = self.storage.database
+        return self.path(Path("data/postgres") if isinstance(db, str) else db)
 
     @property
     def results_path(self) -> Path:

@@ -19,7 +19,6 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,7 +39,7 @@ from core.process_pool import LocalProcessPool
 from core.providers.base import LocalProvider, Provider
 from core.providers.registry import build_providers
 from core.runner import JobRunner, LiveJob, SqliteRecorder, ctx
-from core.storage.db import Database
+from core.storage.db import Connection, Database, open_database
 from core.storage.results import ResultStore, sha256_hex
 from core.tools.base import TOOLS, parse_params
 
@@ -101,7 +100,7 @@ class Engine:
         """Open the database (migrations applied) and build the provider registry from
         settings; `providers` replaces or adds providers (tests). `rate_limits=False`
         for the operator's own command line. Raises StorageError if storage fails."""
-        db = await Database.open(settings.database_path)
+        db = await open_database(settings)
         try:
             registry = build_providers(settings)
             registry.update(providers or {})
@@ -198,7 +197,7 @@ class Engine:
         return TOOLS[tool].cost_for(g.tools[tool].cost, parse_params(tool, params))
 
     async def _hold_and_insert(self, rec: JobRecord, *, settle: bool) -> int:
-        def tx(conn: sqlite3.Connection) -> int:
+        def tx(conn: Connection) -> int:
             balance = self.credits.hold_in(conn, rec.guild_id, rec.member_id, rec.cost, rec.id)
             jobrows.insert_job(conn, rec)
             if settle:

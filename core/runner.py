@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ from core.imaging import DecodedImage, decode_image
 from core.jobs import JobEvent, JobRecord, JobResult
 from core.metrics import Metrics
 from core.providers.base import ProviderRequest
-from core.storage.db import Database
+from core.storage.db import Connection, Database
 from core.storage.results import ResultStore, store_files
 from core.tools.base import Params, parse_params
 
@@ -184,12 +183,14 @@ class JobRunner:
         rec.result_files, rec.result_data = files, out.data
         rec.note = "; ".join([*job.notes, *([out.note] if out.note else [])]) or None
 
-        def tx(conn: sqlite3.Connection) -> int:
+        def tx(conn: Connection) -> int:
             if not jobrows.finish_job_in(conn, rec) or not self.credits.settle_in(conn, rec.id):
                 raise _EndingLost(rec.id)
             conn.execute(
-                "INSERT OR REPLACE INTO cache (key, tool, provider, files, data, note, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO cache (key, tool, provider, files, data, note, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "tool = excluded.tool, provider = excluded.provider, files = excluded.files, "
+                "data = excluded.data, note = excluded.note, created_at = excluded.created_at",
                 (rec.cache_key, rec.tool, provider, json.dumps(files), json.dumps(out.data),
                  out.note, time.time()),
             )
@@ -217,7 +218,7 @@ class JobRunner:
             rec.error_type, rec.error_message = "Canceled", "canceled"
         rec.state = state
 
-        def tx(conn: sqlite3.Connection) -> int:
+        def tx(conn: Connection) -> int:
             if not jobrows.finish_job_in(conn, rec):
                 raise _EndingLost(rec.id)
             self.credits.refund_in(conn, rec.id, reason=f"job {state}")
@@ -235,7 +236,7 @@ class JobRunner:
                     "canceled" if state == "canceled" else "failed")
 
     async def _commit_ending(self, job: LiveJob,
-                             tx: Callable[[sqlite3.Connection], int]) -> int | None:
+                             tx: Callable[[Connection], int]) -> int | None:
         """Run a job's ending transaction (shielded: a cancel cannot tear it in half);
         the member's balance after it, or None when the row had already ended elsewhere
         (then what the database says has been reported instead)."""
@@ -285,7 +286,7 @@ class JobRunner:
             rec.state, rec.error_type = "failed", "Interrupted"
             rec.error_message = "interrupted by a restart"
 
-            def tx(conn: sqlite3.Connection) -> None:
+            def tx(conn: Connection) -> None:
                 self.credits.refund_in(conn, rec.id, reason="interrupted by a restart")
                 jobrows.finish_job_in(conn, rec)
 

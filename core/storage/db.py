@@ -1,6 +1,12 @@
-"""SQLite connection: WAL, numbered migrations tracked with PRAGMA user_version.
+"""The database behind one small API, on SQLite (the default) or Postgres.
 
-One plain `sqlite3` connection per process, owned by one database thread (a
+`Database.open(target)` picks the backend in one place: a path is an SQLite file
+(this module), a `postgresql://` URL is a Postgres server (core/storage/postgres.py).
+Both run the same `?`-placeholder SQL: a write is `run_tx(fn)`, where `fn(conn)`
+gets a `Connection` whose `execute(sql, params)` returns a cursor (fetchone,
+fetchall, rowcount) with rows indexable by position and by column name.
+
+SQLite: one plain `sqlite3` connection per process, owned by one database thread (a
 single-worker executor): every statement, read or write, runs on that thread, one
 at a time. A write is `run_tx(fn)`: the whole transaction (`BEGIN IMMEDIATE`,
 `fn(conn)`, `COMMIT`, or `ROLLBACK` if `fn` raises) runs in one trip to the thread,
@@ -21,17 +27,23 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.errors import StorageError
 
+if TYPE_CHECKING:
+    from core.config import Settings
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Row = sqlite3.Row  # what `fetchone` / `fetchall` return: indexable by position and name
+# What `fetchone` / `fetchall` return: `sqlite3.Row`, or a Postgres row (a tuple that
+# also indexes by column name); both support `row[0]`, `row["name"]`, `dict(row)`.
+Row = Any
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write lock
@@ -41,11 +53,79 @@ _CONNECTION_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
+_PG_SCHEMES = ("postgresql://", "postgres://")
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every bundled migration, in order."""
-    folder = resources.files("core.storage") / "migrations"
+class Cursor(Protocol):
+    """What `Connection.execute` returns (an `sqlite3.Cursor` or a psycopg cursor)."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+
+
+class Connection(Protocol):
+    """What a `run_tx` function gets: `execute(sql, params)` with `?` placeholders."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor:
+        """Run one statement with `?` placeholders bound to `parameters`."""
+
+
+def is_postgres_url(target: object) -> bool:
+    """True when `target` (a `[storage] database` value) is a `postgresql://` URL."""
+    return isinstance(target, str) and target.startswith(_PG_SCHEMES)
+
+
+def scrub_url(url: str) -> str:
+    """`url` with its password (in the user part or a `password=` query) replaced by ***,
+    for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<database URL>"
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    query = parts.query
+    if "password" in query:
+        query = urlencode([(k, "***" if k == "password" else v)
+                           for k, v in parse_qsl(query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password(s) in a database URL: what logging must scrub (empty for a path)."""
+    if not is_postgres_url(url):
+        return []
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
+    return found
+
+
+async def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
+    """The configured database (`[storage] database`: a path or a `postgresql://` URL,
+    `[storage] pool_size`), upgraded unless `upgrade=False`. Raises StorageError."""
+    return await Database.open(settings.database_target, upgrade=upgrade,
+                               pool_size=settings.storage.pool_size)
+
+
+def describe(target: Path | str) -> str:
+    """`target` for messages: the file path, or the URL without its password."""
+    return scrub_url(target) if isinstance(target, str) and is_postgres_url(target) else str(target)
+
+
+def migrations(backend: str = "sqlite") -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every bundled migration of `backend` ("sqlite" or
+    "postgres"), in order. Both backends number their migrations the same way."""
+    folder = resources.files("core.storage") / "migrations" / backend
     found = []
     for entry in folder.iterdir():
         m = _MIGRATION_RE.match(entry.name)
@@ -55,6 +135,66 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 class Database:
+    """The storage API both backends provide; `Database.open` chooses one.
+
+    `dialect` is "sqlite" or "postgres", for the rare statement written per backend.
+    """
+
+    dialect = "sqlite"
+
+    @classmethod
+    async def open(cls, target: Path | str, *, upgrade: bool = True,
+                   pool_size: int = 10) -> Database:
+        """Open the database at `target`: an SQLite file path (created if needed) or a
+        `postgresql://` URL (a pool of up to `pool_size` connections). Migrations are
+        applied unless `upgrade=False`.
+
+        Raises StorageError (one line naming the file or the scrubbed URL, and the problem).
+        """
+        if is_postgres_url(target):
+            from core.storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(target), upgrade=upgrade,
+                                                  pool_size=pool_size)
+        return await SqliteDatabase.open_file(Path(target), upgrade=upgrade)
+
+    async def close(self) -> None:
+        """Release the connections and threads; closing twice is a no-op."""
+        raise NotImplementedError
+
+    async def version(self) -> int:
+        """The schema version: the number of the last migration applied."""
+        raise NotImplementedError
+
+    async def upgrade(self) -> list[str]:
+        """Apply pending migrations; returns the names applied. Raises StorageError."""
+        raise NotImplementedError
+
+    async def run_tx(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(conn)` in one transaction (rolled back if it raises), then the
+        `after_commit` callbacks it registered; returns what `fn` returned."""
+        raise NotImplementedError
+
+    def after_commit(self, cb: Callable[[], None]) -> None:
+        """Run `cb` once the current transaction commits (never if it rolls back).
+        Called from inside a `run_tx` function."""
+        raise NotImplementedError
+
+    async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
+        """The first row of a read, or None."""
+        raise NotImplementedError
+
+    async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
+        """Every row of a read."""
+        raise NotImplementedError
+
+    async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """A single write statement, in its own transaction."""
+        params = tuple(args)
+        await self.run_tx(lambda conn: conn.execute(sql, params))
+
+
+class SqliteDatabase(Database):
     """One `sqlite3` connection on its own thread; see the module docstring."""
 
     def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor, path: Path) -> None:
@@ -65,7 +205,7 @@ class Database:
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path, *, upgrade: bool = True) -> Database:
+    async def open_file(cls, path: Path, *, upgrade: bool = True) -> SqliteDatabase:
         """Open (creating if needed) the database at `path`, upgraded unless `upgrade=False`.
 
         Start-up work (folder, WAL mode, migrations) runs first on a short-lived plain
@@ -110,7 +250,7 @@ class Database:
         (empty when another process got there first). Raises StorageError."""
         return await self._call(lambda: upgrade_connection(self._conn, self.path))
 
-    async def run_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_tx(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` inside BEGIN IMMEDIATE ... COMMIT in one trip to the database
         thread (rolled back if it raises), then the `after_commit` callbacks it
         registered. Every write goes through here: one thread hand-off per transaction.
@@ -151,11 +291,6 @@ class Database:
         params = tuple(args)
         rows: list[Row] = await self._call(lambda: self._conn.execute(sql, params).fetchall())
         return rows
-
-    async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
-        """A single write statement, in its own transaction."""
-        params = tuple(args)
-        await self.run_tx(lambda conn: conn.execute(sql, params))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
