@@ -260,7 +260,7 @@ class Credits:
         def op(c: Connection) -> tuple[int, int]:
             self.ensure_wallet_in(c, guild, member)
             if one_statement:
-                row = c.execute(_REVOKE, (amount, amount, guild, member)).fetchone()
+                row = c.execute(_REVOKE, (guild, member, amount)).fetchone()
                 if row is None:  # the balance is zero
                     return 0, 0
                 removed, balance = int(row[0]), int(row[1])
@@ -296,16 +296,16 @@ class Credits:
 
 
 # Revoke on Postgres, one statement: remove min(amount, balance) from a positive
-# balance and return (removed, balance after). The subquery's FOR UPDATE locks the
-# row and, at READ COMMITTED, reads the latest committed balance after any wait, so
-# concurrent revokes and holds never take a balance below zero or misstate
-# `removed`. (SQLite cannot return the FROM table's columns; there the transaction
+# balance and return (removed, balance after). The CTE's FOR UPDATE locks the row
+# and (a CTE with a locking clause is never inlined) reads its latest committed
+# balance after any wait, and the SET works on the row version the UPDATE locked,
+# so concurrent revokes and holds never take a balance below zero or misstate
+# `removed`. (SQLite cannot return a FROM table's columns; there the transaction
 # holds the write lock from BEGIN IMMEDIATE, so its read-then-write cannot race.)
 _REVOKE = (
-    "UPDATE wallets SET balance = wallets.balance - "
-    "(CASE WHEN o.balance < ? THEN o.balance ELSE ? END) "
-    "FROM (SELECT guild_id, member_id, balance FROM wallets "
-    "WHERE guild_id = ? AND member_id = ? AND balance > 0 FOR UPDATE) AS o "
+    "WITH o AS (SELECT guild_id, member_id, balance FROM wallets "
+    "WHERE guild_id = ? AND member_id = ? AND balance > 0 FOR UPDATE) "
+    "UPDATE wallets SET balance = wallets.balance - LEAST(?, wallets.balance) FROM o "
     "WHERE wallets.guild_id = o.guild_id AND wallets.member_id = o.member_id "
     "RETURNING o.balance - wallets.balance, wallets.balance"
 )
