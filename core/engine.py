@@ -39,8 +39,9 @@ from core.process_pool import LocalProcessPool
 from core.providers.base import LocalProvider, Provider
 from core.providers.registry import build_providers
 from core.runner import JobRunner, LiveJob, SqliteRecorder, ctx
+from core.storage.blobs import open_blob_store
 from core.storage.db import Connection, Database, open_database
-from core.storage.results import ResultStore, sha256_hex
+from core.storage.results import sha256_hex
 from core.tools.base import TOOLS, parse_params
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Engine:
         self.settings = settings
         self.db = db
         self.providers = providers
-        self.store = ResultStore(settings.results_path)
+        self.store = open_blob_store(settings)
         self.guild_config = GuildConfig(db, settings)
         self.credits = Credits(
             db,

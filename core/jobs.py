@@ -93,7 +93,7 @@ class JobResult:
     provider: str | None
     credits_charged: int
     balance: int
-    files: list[Path]
+    files: list[Path]  # local paths, when the result store is a local folder
     data: dict[str, Any]
     note: str | None
     fallback_reason: str | None
@@ -101,6 +101,7 @@ class JobResult:
     elapsed_ms: int
     cached: bool = False
     file_names: list[str] = field(default_factory=list)
+    file_keys: list[str] = field(default_factory=list)  # in the result store (`Engine.store`)
 
     @property
     def ok(self) -> bool:
