@@ -5,7 +5,7 @@
     studio bot                    (added by the bot package, see plugin_commands)
     studio worker [--concurrency N] [--queue NAME]   (core/worker.py, docs/scaling.md)
     studio models fetch [NAME...] | list
-    studio db upgrade
+    studio db upgrade | copy --from SQLITE_PATH --to postgresql://...
     studio credits grant MEMBER AMOUNT [--guild G] [--reason R] | balance MEMBER [--guild G]
     studio stats [--json]
     studio providers
@@ -31,6 +31,7 @@ from typing import Any
 
 from core.cli_commands import (
     credits_command,
+    db_copy,
     db_upgrade,
     models_command,
     open_engine,
@@ -113,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     db = _sub(sub, "db", help="database")
     dsub = db.add_subparsers(dest="db_cmd", required=True)
     _sub(dsub, "upgrade", help="apply pending migrations")
+    copy = _sub(dsub, "copy", help="copy a stopped install's SQLite database into an empty Postgres one")
+    copy.add_argument("--from", dest="source", required=True, metavar="SQLITE_PATH")
+    copy.add_argument("--to", dest="target", required=True, metavar="POSTGRES_URL",
+                      help="postgresql://user@host/db (password via $PGPASSWORD)")
 
     credits = _sub(sub, "credits", help="wallets")
     csub = credits.add_subparsers(dest="credits_cmd", required=True)
@@ -245,7 +250,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd in ("models", "worker"):
         return (models_command if args.cmd == "models" else _worker)(args, settings)
     if args.cmd == "db":
-        return asyncio.run(db_upgrade(settings))
+        return db_copy(args) if args.db_cmd == "copy" else asyncio.run(db_upgrade(settings))
     if args.cmd == "credits":
         return asyncio.run(credits_command(args, settings))
     if args.cmd == "stats":

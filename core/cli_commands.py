@@ -61,6 +61,23 @@ async def db_upgrade(settings: Settings) -> int:
     return 0
 
 
+def db_copy(args: argparse.Namespace) -> int:
+    """`studio db copy --from SQLITE_PATH --to postgresql://...`: copy a stopped install's
+    SQLite database into an empty Postgres one, checking every wallet's ledger sum
+    (core/storage/copy.py); returns 0. Raises StorageError (nothing copied) or
+    InvalidInput."""
+    from pathlib import Path
+
+    from core.storage.copy import copy_sqlite_to_postgres
+    from core.storage.db import scrub_url
+
+    report = copy_sqlite_to_postgres(Path(args.source), args.target)
+    counts = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
+    print(f"copied {args.source} to {scrub_url(args.target)}: {counts or 'no rows'}; "
+          f"every wallet's ledger sum matches its balance ({report.wallets} wallets)")
+    return 0
+
+
 async def credits_command(args: argparse.Namespace, settings: Settings) -> int:
     """`studio credits grant|balance`: grant credits, or show a wallet; returns 0."""
     engine = await open_engine(settings)

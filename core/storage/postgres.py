@@ -242,8 +242,10 @@ class PostgresDatabase(Database):
         return await self.run_tx(lambda c: c.execute(sql, params).fetchall())
 
 
-def _direct(url: str) -> psycopg.Connection[Any]:
-    """A plain connection (not pooled) for start-up work. Raises StorageError."""
+def connect_direct(url: str) -> psycopg.Connection[Any]:
+    """A plain psycopg connection to `url` (not pooled; rows by name, numeric as
+    int/float) for start-up and maintenance work. Raises StorageError (one line, the
+    URL without its password) when it cannot connect."""
     try:
         conn = psycopg.connect(url, connect_timeout=_CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
@@ -254,11 +256,11 @@ def _direct(url: str) -> psycopg.Connection[Any]:
 
 
 def _check_reachable(url: str) -> None:
-    _direct(url).close()
+    connect_direct(url).close()
 
 
 def _version_url(url: str) -> int:
-    with _direct(url) as conn:
+    with connect_direct(url) as conn:
         return _version(conn)
 
 
@@ -271,7 +273,7 @@ def _version(conn: psycopg.Connection[Any]) -> int:
 
 
 def _upgrade_url(url: str) -> list[str]:
-    with _direct(url) as conn:
+    with connect_direct(url) as conn:
         return upgrade_postgres(conn, scrub_url(url))
 
 
