@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from core.errors import StorageError
 
@@ -101,13 +101,14 @@ def scrub_url(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The password(s) in a database URL: what logging must scrub (empty for a path)."""
+    """The password(s) in a database URL, as written and percent-decoded: what logging
+    must scrub (empty for a path)."""
     if not is_postgres_url(url):
         return []
     parts = urlsplit(url)
-    found = [parts.password] if parts.password else []
+    found = [parts.password, unquote(parts.password)] if parts.password else []
     found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
-    return found
+    return sorted(set(found))
 
 
 async def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
