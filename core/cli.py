@@ -95,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-fetch", action="store_true", help="do not fetch missing models")
 
     for name, target in plugin_commands().items():  # e.g. `studio bot`, from the bot package
-        _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]})")
+        _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]}; "
+                             f"`studio {name} --help` for its options)", add_help=False)
 
     worker = _sub(sub, "worker", help="run queued jobs ([queue] backend = procrastinate)")
     worker.add_argument("--concurrency", type=int, default=None, metavar="N",
@@ -180,7 +181,11 @@ def tool_params(tool: str, a: argparse.Namespace, *, prompt: str | None = None
 def main(argv: Sequence[str] | None = None) -> int:
     """The `studio` command on `argv` (default sys.argv). Exit code: 0 done, 1 bad config or
     failed command (StudioError), 2 refused request (UserError), 130 Ctrl-C."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.cmd not in plugin_commands():
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.plugin_argv = rest  # a plugin's own options, e.g. `studio bot --shard-count 2`
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -213,13 +218,13 @@ def plugin_commands() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=PLUGIN_GROUP)}
 
 
-def load_plugin(target: str) -> Callable[[Settings], int]:
-    """Import "module:function" (a plugin command taking the settings, returning the
-    exit status)."""
+def load_plugin(target: str) -> Callable[[Settings, list[str]], int]:
+    """Import "module:function" (a plugin command taking the settings and its own
+    command-line options, e.g. `studio bot --shard-count 2`, returning the exit status)."""
     import importlib
 
     module, _, attr = target.partition(":")
-    command: Callable[[Settings], int] = getattr(importlib.import_module(module), attr)
+    command: Callable[[Settings, list[str]], int] = getattr(importlib.import_module(module), attr)
     return command
 
 
@@ -245,8 +250,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                                     member=CLI_MEMBER, fetch=not args.no_fetch))
     plugins = plugin_commands()
     if args.cmd in plugins:
-        command: Callable[[Settings], int] = load_plugin(plugins[args.cmd])
-        return command(settings)
+        return load_plugin(plugins[args.cmd])(settings, args.plugin_argv)
     if args.cmd in ("models", "worker"):
         return (models_command if args.cmd == "models" else _worker)(args, settings)
     if args.cmd == "db":

@@ -191,7 +191,8 @@ async def studio(world: World, tmp_path: Path) -> AsyncIterator[StartStudio]:
     """`await studio(provider=None, extra="[credits]\\nstarting = 3")` -> a ready StudioBot.
 
     `provider` replaces `local`; pass `provider=False` for the real local tools.
-    `storage` adds lines to `[storage]`, `env` to the environment (e.g. an S3 store).
+    `storage` adds lines to `[storage]`, `env` to the environment (e.g. an S3 store);
+    `dev_guild=False` syncs the commands globally; `options` go to `start_bot`.
     """
     bots: list[StudioBot] = []
 
@@ -203,9 +204,11 @@ async def studio(world: World, tmp_path: Path) -> AsyncIterator[StartStudio]:
         folder: Path | None = None,
         storage: str = "",
         env: dict[str, str] | None = None,
+        dev_guild: bool = True,
         **options: Any,
     ) -> StudioBot:
-        settings = load(world, folder or tmp_path, extra, env, security=security, storage=storage)
+        settings = load(world, folder or tmp_path, extra, env, security=security, storage=storage,
+                        dev_guild=dev_guild)
         engine = None
         if provider is not False:
             local = provider if isinstance(provider, Provider) else Scripted()
