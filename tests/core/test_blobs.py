@@ -204,3 +204,46 @@ async def test_a_result_that_cannot_be_stored_fails_and_refunds(
     assert result.status == "failed"
     assert isinstance(result.error, StorageError)
     assert result.balance == 10  # refunded
+
+
+async def test_a_worker_elsewhere_needs_only_the_row_and_the_bucket(
+        make_settings, pg_database: str, s3_bucket: S3Bucket, photo_png: bytes,
+        tmp_path: Path) -> None:
+    """A gateway and a worker over the Postgres queue, each with its own (unused) local
+    folder: the upload reaches the worker through the bucket, the result comes back
+    through it, and a follow-on job reads that result by key on the worker."""
+    from core.engine import Engine
+    from core.worker import Worker
+    from tests.queue_stack import FAST_QUEUE
+
+    def settings_for(folder: str) -> Settings:
+        return make_settings(env=s3_bucket.env, **s3_bucket.overrides, **{
+            "storage.database": pg_database, "storage.results_dir": str(tmp_path / folder),
+            "queue.backend": "procrastinate", **{f"queue.{k}": v for k, v in FAST_QUEUE.items()}})
+
+    gateway = await Engine.create(settings_for("gateway"))
+    await gateway.start()
+    provider = ScriptedLocal()
+    weng = await Engine.create(settings_for("worker"), providers={"local": provider})
+    stop = asyncio.Event()
+    serving = asyncio.create_task(Worker(weng).serve(stop, grace_s=1))
+    try:
+        first = await asyncio.wait_for(gateway.run(crop(photo_png)), 60)
+        assert first.ok
+        assert first.files == []
+        stored = {k.rsplit("/", 1)[1] for k in s3_bucket.object_keys()}
+        assert set(first.file_keys) <= stored
+        assert (await gateway.get_job(first.job_id)).input_key in stored
+        data = await gateway.store.get_async(first.file_keys[0])
+        again = await asyncio.wait_for(gateway.run(JobRequest(
+            "g", "m", "palette", {}, channel_id="c", input_key=first.file_keys[0])), 60)
+        assert again.ok
+        assert provider.calls == 2
+        assert data[:4] == b"\x89PNG"
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+        await weng.close(grace_s=0)
+        await gateway.close(grace_s=0)
+    assert not (tmp_path / "gateway").exists()
+    assert not (tmp_path / "worker").exists()
