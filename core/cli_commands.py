@@ -170,7 +170,8 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
                  if settings.base_dir == user_data_dir() else f"config folder {settings.base_dir}")
         print(f"data in {where}:")
         print(f"  database (wallets, jobs, history): {describe(settings.database_target)}")
-        print(f"  results and result cache:          {settings.results_path}")
+        print(f"  results and result cache:          "
+              f"{settings.storage.results_url or settings.results_path}")
         print(f"  models:                            {get_store(settings).root}")
         models_command(argparse.Namespace(models_cmd="list"), settings)
     return 0
