@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from core import jobs as jobrows
@@ -25,10 +26,11 @@ from core import queue_sql
 from core.admission import MemberLoad
 from core.config import Settings
 from core.dispatch import CancelOutcome
-from core.errors import AllProvidersFailed, StudioError
+from core.errors import AllProvidersFailed, StudioError, UserError
 from core.jobs import ACTIVE_STATES, JobEvent, JobRecord, JobResult
 from core.reconcile import Reconciler
 from core.runner import Emit, JobRunner, LiveJob
+from core.tools.base import parse_params
 
 log = logging.getLogger(__name__)
 _KIND = {"succeeded": "done", "canceled": "canceled"}  # final state -> event kind (else failed)
@@ -74,7 +76,12 @@ class QueueDispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        self._adopted = asyncio.Event()  # set once the earlier gateway's jobs are followed
         self.reconciler = Reconciler(settings, runner)
+        # which active jobs of earlier gateway processes this one follows and reports after
+        # a restart (default: every job with a channel to answer in); a sharded gateway
+        # keeps those of its own guilds, so no job is reported by two gateways
+        self.follow_filter: Callable[[JobRecord], bool] = lambda rec: rec.channel_id is not None
         runner.on_end = self._ended
 
     # -- the Dispatcher interface ------------------------------------------------------
@@ -231,6 +238,9 @@ class QueueDispatcher:
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {queue_sql.CHANNEL}")
                     pause = 0.5
+                    if not self._adopted.is_set():
+                        await self._adopt()
+                        self._adopted.set()
                     for jid in list(self._live):
                         self._kick(jid)  # anything sent while we were not listening
                     async for note in conn.notifies():
@@ -240,6 +250,29 @@ class QueueDispatcher:
                             type(exc).__name__)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 10.0)
+
+    async def _adopt(self) -> None:
+        """Follow the active jobs an earlier gateway process accepted (this process
+        restarted): each gets a `resumed` event, then is reported like its own."""
+        loop, now = asyncio.get_running_loop(), time.monotonic()
+        for rec in await jobrows.active_jobs(self.db):
+            if rec.id in self._live or not self.follow_filter(rec):
+                continue
+            try:
+                params = parse_params(rec.tool, rec.params)
+            except UserError:
+                continue  # the reconciler refunds it at its deadline
+            left = rec.created_at + self.settings.jobs.deadline_s - time.time()
+            job = LiveJob(rec, params, loop.create_future(), now, now + max(0.0, left))
+            last = await self.db.fetchone(
+                "SELECT COALESCE(MAX(id), 0) FROM luneo_job_events WHERE job_id = ?", (rec.id,))
+            self._seen[rec.id] = int(last[0]) if last else 0
+            self._live[rec.id] = job
+            if rec.state == "running":
+                self._running.add(rec.id)
+            self.emit(JobEvent("resumed", rec.id, rec,
+                               message="the studio restarted; your job goes on"))
+            self._kick(rec.id)
 
     async def _poll(self) -> None:
         while True:

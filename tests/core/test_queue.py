@@ -272,3 +272,32 @@ async def test_one_reconciler_at_a_time(queue_settings, stack) -> None:
 def test_procrastinate_queue_needs_postgres(make_settings) -> None:
     with pytest.raises(ConfigError, match="needs a Postgres database"):
         make_settings(**{"queue.backend": "procrastinate"})
+
+
+async def test_a_restarted_gateway_follows_the_jobs_of_the_one_before(
+        stack, photo_png, queue_settings) -> None:
+    first, _, _ = await stack(Slow(), serve=False)
+    handle = await first.submit(crop(photo_png))
+    cli_job = await first.submit(JobRequest(GUILD, "m", "crop", {"ratio": "1:1"}, image=png(3)))
+    await first.close(grace_s=0)  # the gateway restarts while its job waits in the queue
+    _, _, worker = await stack(Slow(), serve=False)
+    second = await Engine.create(queue_settings)
+    events: list[JobEvent] = []
+    second.add_listener(events.append)  # as the bot does, before start
+    await second.start()
+    assert second.dispatcher.follow_filter(await second.get_job(handle.job_id))
+    assert not second.dispatcher.follow_filter(await second.get_job(cli_job.job_id))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(worker.serve(stop, grace_s=1))
+    try:
+        await asyncio.wait_for(second.dispatcher._adopted.wait(), 30)
+        result = await asyncio.wait_for(second.wait(handle.job_id), 60)
+    finally:
+        stop.set()
+        await serving
+        await second.close(grace_s=0)
+    assert result.ok
+    kinds = [(e.kind, e.job_id) for e in events]
+    assert ("resumed", handle.job_id) in kinds
+    assert kinds.count(("done", handle.job_id)) == 1
+    assert all(job_id != cli_job.job_id for _, job_id in kinds)  # no channel: not followed
