@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from core.errors import InvalidInput, StorageError
-from core.storage.db import is_postgres_url, migrations, scrub_url
+from core.storage.common import is_postgres_url, migrations, scrub_url
 from core.storage.postgres import connect_direct, upgrade_postgres
 
 # Every table of the schema, parents before children; those with identity ids.

@@ -24,28 +24,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from core.errors import StorageError
+from core.storage.common import is_postgres_url, migrations, scrub_url, url_secrets
 
 if TYPE_CHECKING:
     from core.config import Settings
 
+__all__ = ["Connection", "Cursor", "Database", "Row", "SqliteDatabase", "describe",
+           "is_postgres_url", "migrations", "open_database", "scrub_url", "sql_statements",
+           "upgrade_connection", "url_secrets"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # What `fetchone` / `fetchall` return: `sqlite3.Row`, or a Postgres row (a tuple that
 # also indexes by column name); both support `row[0]`, `row["name"]`, `dict(row)`.
 Row = Any
 
-_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write lock
 # Per-connection settings (WAL is a property of the file, set once in `_prepare_file`).
 _CONNECTION_PRAGMAS = (
@@ -53,7 +53,6 @@ _CONNECTION_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
-_PG_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Cursor(Protocol):
@@ -77,40 +76,6 @@ class Connection(Protocol):
         """Run one statement with `?` placeholders bound to `parameters`."""
 
 
-def is_postgres_url(target: object) -> bool:
-    """True when `target` (a `[storage] database` value) is a `postgresql://` URL."""
-    return isinstance(target, str) and target.startswith(_PG_SCHEMES)
-
-
-def scrub_url(url: str) -> str:
-    """`url` with its password (in the user part or a `password=` query) replaced by ***,
-    for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<database URL>"
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}:***@{host}"
-    query = parts.query
-    if "password" in query:
-        query = urlencode([(k, "***" if k == "password" else v)
-                           for k, v in parse_qsl(query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def url_secrets(url: str) -> list[str]:
-    """The password(s) in a database URL, as written and percent-decoded: what logging
-    must scrub (empty for a path)."""
-    if not is_postgres_url(url):
-        return []
-    parts = urlsplit(url)
-    found = [parts.password, unquote(parts.password)] if parts.password else []
-    found += [v for k, v in parse_qsl(parts.query) if k == "password" and v]
-    return sorted(set(found))
-
-
 async def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
     """The configured database (`[storage] database`: a path or a `postgresql://` URL,
     `[storage] pool_size`), upgraded unless `upgrade=False`. Raises StorageError."""
@@ -123,25 +88,14 @@ def describe(target: Path | str) -> str:
     return scrub_url(target) if isinstance(target, str) and is_postgres_url(target) else str(target)
 
 
-def migrations(backend: str = "sqlite") -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every bundled migration of `backend` ("sqlite" or
-    "postgres"), in order. Both backends number their migrations the same way."""
-    folder = resources.files("core.storage") / "migrations" / backend
-    found = []
-    for entry in folder.iterdir():
-        m = _MIGRATION_RE.match(entry.name)
-        if m:
-            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
-class Database:
-    """The storage API both backends provide; `Database.open` chooses one.
+class Database(Protocol):
+    """The storage API both backends provide (`SqliteDatabase` here, `PostgresDatabase`
+    in core/storage/postgres.py); `Database.open` chooses one.
 
     `dialect` is "sqlite" or "postgres", for the rare statement written per backend.
     """
 
-    dialect = "sqlite"
+    dialect: str
 
     @classmethod
     async def open(cls, target: Path | str, *, upgrade: bool = True,
@@ -161,42 +115,35 @@ class Database:
 
     async def close(self) -> None:
         """Release the connections and threads; closing twice is a no-op."""
-        raise NotImplementedError
 
     async def version(self) -> int:
         """The schema version: the number of the last migration applied."""
-        raise NotImplementedError
 
     async def upgrade(self) -> list[str]:
         """Apply pending migrations; returns the names applied. Raises StorageError."""
-        raise NotImplementedError
 
     async def run_tx(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` in one transaction (rolled back if it raises), then the
         `after_commit` callbacks it registered; returns what `fn` returned."""
-        raise NotImplementedError
 
     def after_commit(self, cb: Callable[[], None]) -> None:
         """Run `cb` once the current transaction commits (never if it rolls back).
         Called from inside a `run_tx` function."""
-        raise NotImplementedError
 
     async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a read, or None."""
-        raise NotImplementedError
 
     async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
         """Every row of a read."""
-        raise NotImplementedError
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
         """A single write statement, in its own transaction."""
-        params = tuple(args)
-        await self.run_tx(lambda conn: conn.execute(sql, params))
 
 
 class SqliteDatabase(Database):
     """One `sqlite3` connection on its own thread; see the module docstring."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor, path: Path) -> None:
         self._conn = conn  # touched only on `self._thread`
@@ -292,6 +239,11 @@ class SqliteDatabase(Database):
         params = tuple(args)
         rows: list[Row] = await self._call(lambda: self._conn.execute(sql, params).fetchall())
         return rows
+
+    async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """A single write statement, in its own transaction."""
+        params = tuple(args)
+        await self.run_tx(lambda conn: conn.execute(sql, params))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -28,7 +28,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg.adapt import Loader
@@ -36,7 +37,10 @@ from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.errors import StorageError
-from core.storage.db import Connection, Cursor, Database, Row, migrations, scrub_url
+from core.storage.common import is_postgres_url, migrations, scrub_url, url_secrets
+
+if TYPE_CHECKING:  # the API it provides (core/storage/db.py), for the type checker
+    from core.storage.db import Connection, Cursor, Row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,19 +139,14 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 def _first_line(exc: BaseException, url: str) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     text = lines[0] if lines else type(exc).__name__
-    for secret in _passwords(url):
+    for secret in url_secrets(url):
         text = text.replace(secret, "***")
     return text
 
 
-def _passwords(url: str) -> list[str]:
-    from core.storage.db import url_secrets
-
-    return url_secrets(url)
-
-
-class PostgresDatabase(Database):
-    """A connection pool plus a thread pool of the same size; see the module docstring."""
+class PostgresDatabase:
+    """The `Database` API (core/storage/db.py) on a connection pool plus a thread pool
+    of the same size; see the module docstring."""
 
     dialect = "postgres"
 
@@ -158,6 +157,15 @@ class PostgresDatabase(Database):
         self.where = scrub_url(url)  # the URL without its password, for messages
         self._local = threading.local()  # the after-commit callbacks of this thread's tx
         self._closed = False
+
+    @classmethod
+    async def open(cls, target: Path | str, *, upgrade: bool = True,
+                   pool_size: int = 10) -> PostgresDatabase:
+        """`connect` to the `postgresql://` URL `target`. Raises StorageError (also when
+        `target` is not such a URL)."""
+        if not is_postgres_url(target):
+            raise StorageError(f"database {target}: not a postgresql:// URL")
+        return await cls.connect(str(target), upgrade=upgrade, pool_size=pool_size)
 
     @classmethod
     async def connect(cls, url: str, *, upgrade: bool = True,
@@ -240,6 +248,11 @@ class PostgresDatabase(Database):
         """Every row of a read."""
         params = tuple(args)
         return await self.run_tx(lambda c: c.execute(sql, params).fetchall())
+
+    async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """A single write statement, in its own transaction."""
+        params = tuple(args)
+        await self.run_tx(lambda conn: conn.execute(sql, params))
 
 
 def connect_direct(url: str) -> psycopg.Connection[Any]:
