@@ -189,7 +189,11 @@ async def main_async(args: argparse.Namespace) -> str:
         deadline = 120.0
         cfg = write_config(folder, url, {"credits": {"starting": 1_000_000},
                                          "jobs": {"deadline_s": deadline},
-                                         "limits": {"memory_budget_mb": 4 * 3072}})
+                                         "limits": {"memory_budget_mb": 4 * 3072},
+                                         # a loaded machine can starve a heartbeat for
+                                         # seconds: a worker is dead after 10 s of silence
+                                         "queue": {"heartbeat_s": 1.0, "stalled_after_s": 10.0},
+                                         "logging": {"level": "INFO"}})
         engine = await Engine.create(load_settings(cfg), rate_limits=False)
         await engine.start()
         gw = Gateway(engine)

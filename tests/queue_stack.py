@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDIO = str(Path(sys.executable).with_name("studio"))
 
 FAST_QUEUE = {  # short periods so recovery happens within a test
-    "poll_s": 0.5, "heartbeat_s": 0.5, "stalled_after_s": 3.0, "reconcile_interval_s": 0.5,
+    "poll_s": 0.5, "heartbeat_s": 0.5, "stalled_after_s": 5.0, "reconcile_interval_s": 0.5,
 }
 
 
