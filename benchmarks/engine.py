@@ -5,8 +5,9 @@ is the engine itself on a real SQLite file (WAL): validation, rate-limit and
 queue checks, cache lookup, the hold + job-row transaction, scheduling, the
 attempt row, storing the result, and the settle + final-row + cache transaction.
 
-    .venv/bin/python -m benchmarks.engine [--jobs 2000] [--concurrency 64]
-Writes benchmarks/results/engine.md.
+    .venv/bin/python -m benchmarks.engine [--jobs 2000] [--concurrency 64] [--postgres]
+Writes benchmarks/results/engine.md; with `--postgres`, the same on a throwaway
+Postgres 15 cluster (tests/pg.py) into benchmarks/results/engine_postgres.md.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ class NoWork(Provider):
         return ProviderResult([OutputFile("out.png", PNG)], {"width": 1, "height": 1})
 
 
-async def _engine(folder: Path) -> Engine:
+async def _engine(folder: Path, database: str | None = None) -> Engine:
     settings = load_settings(
         overrides={
-            "storage.database": str(folder / "bench.db"),
+            "storage.database": database or str(folder / "bench.db"),
             "storage.results_dir": str(folder / "results"),
             "credits.starting": 1_000_000,
             "limits.per_member_per_minute": 1_000_000,
@@ -87,9 +88,9 @@ async def concurrent(engine: Engine, n: int, concurrency: int) -> float:
     return time.perf_counter() - t0
 
 
-async def main(jobs: int, concurrency: int) -> str:
+async def main(jobs: int, concurrency: int, database: str | None = None) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        engine = await _engine(Path(tmp))
+        engine = await _engine(Path(tmp), database)
         await sequential(engine, 50)  # warm-up
         lat = await sequential(engine, min(jobs, 500))
         secs = await concurrent(engine, jobs, concurrency)
@@ -100,10 +101,12 @@ async def main(jobs: int, concurrency: int) -> str:
     rate = jobs / secs
     table = "\n".join(
         [
-            "# Engine overhead (no provider work), SQLite WAL on local disk",
+            "# Engine overhead (no provider work), "
+            + ("Postgres 15 on this machine (throwaway cluster, fsync off)" if database
+               else "SQLite WAL on local disk"),
             "",
             f"Command: `.venv/bin/python -m benchmarks.engine --jobs {jobs} "
-            f"--concurrency {concurrency}`",
+            f"--concurrency {concurrency}{' --postgres' if database else ''}`",
             "",
             "| measure | value |",
             "|---|---|",
@@ -124,9 +127,20 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--postgres", action="store_true",
+                    help="on a throwaway Postgres cluster (tests/pg.py) instead of SQLite")
     a = ap.parse_args()
-    out = asyncio.run(main(a.jobs, a.concurrency))
-    path = Path(__file__).parent / "results" / "engine.md"
+    if a.postgres:
+        from tests import pg
+
+        cluster = pg.start()
+        try:
+            out = asyncio.run(main(a.jobs, a.concurrency, cluster.url()))
+        finally:
+            cluster.stop()
+    else:
+        out = asyncio.run(main(a.jobs, a.concurrency))
+    path = Path(__file__).parent / "results" / ("engine_postgres.md" if a.postgres else "engine.md")
     path.parent.mkdir(exist_ok=True)
     path.write_text(out)
     print(out)
