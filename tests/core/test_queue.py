@@ -301,3 +301,12 @@ async def test_a_restarted_gateway_follows_the_jobs_of_the_one_before(
     assert ("resumed", handle.job_id) in kinds
     assert kinds.count(("done", handle.job_id)) == 1
     assert all(job_id != cli_job.job_id for _, job_id in kinds)  # no channel: not followed
+
+
+def test_studio_worker_refuses_the_in_process_queue(tmp_path, capsys) -> None:
+    from core.cli import main
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[storage]\ndatabase = "{tmp_path / "s.db"}"\n', encoding="utf-8")
+    assert main(["worker", "--config", str(cfg)]) == 1
+    assert 'needs [queue] backend = "procrastinate"' in capsys.readouterr().err
