@@ -128,6 +128,18 @@ def create_database(admin_url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def drop_database(admin_url: str, name: str) -> bool:
+    """DROP DATABASE `name` if nobody is connected to it; False (kept) otherwise."""
+    import psycopg
+
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    except psycopg.Error:
+        return False
+    return True
+
+
 # -- pytest fixtures (imported into tests/conftest.py) --------------------------------
 try:
     import pytest
@@ -156,11 +168,13 @@ if pytest is not None:
         return pg_cluster.url()
 
     @pytest.fixture
-    def pg_database(pg_cluster: Cluster) -> str:
-        """A `postgresql://` URL of a fresh, empty database for this test alone."""
+    def pg_database(pg_cluster: Cluster) -> Iterator[str]:
+        """A `postgresql://` URL of a fresh, empty database for this test alone (dropped
+        afterwards when nothing is connected to it any more; the cluster goes anyway)."""
         name = f"t{os.getpid()}_{next(_counter)}"
         create_database(pg_cluster.url(), name)
-        return pg_cluster.url(name)
+        yield pg_cluster.url(name)
+        drop_database(pg_cluster.url(), name)
 
 
 def main(argv: list[str] | None = None) -> int:
