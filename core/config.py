@@ -227,6 +227,7 @@ class QueueSettings(_Section):
     heartbeat_s: float = Field(default=10.0, gt=0)  # how often a worker says it is alive
     reconcile_interval_s: float = Field(default=10.0, gt=0)  # reconciler period (s)
     poll_s: float = Field(default=5.0, gt=0)  # gateway re-reads its waiting jobs (lost NOTIFY)
+    shutdown_grace_s: float = Field(default=30.0, ge=0)  # SIGTERM: running jobs get this long
 
 
 class MetricsSettings(_Section):

@@ -10,7 +10,8 @@ one conditional transaction with the job's final state. Events (started, attempt
 retrying, fallback, progress) become `luneo_job_events` rows with a NOTIFY of the
 job id; the ending is NOTIFYed after its commit (the gateway also polls, so a
 NOTIFY lost to a crash only delays the answer). SIGTERM/SIGINT: no new jobs,
-running ones get `grace_s`, then they are aborted and retried elsewhere.
+running ones get `[queue] shutdown_grace_s`, then they are aborted and go back to
+the queue for another worker.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ async def serve_worker(settings: Settings, *, queue: str | None = None,
     worker = Worker(engine, queue=queue, concurrency=concurrency)
     log.info("worker started", extra={"queue": worker.queue, "concurrency": worker.concurrency})
     try:
-        await worker.serve(stop, grace_s=min(30.0, settings.jobs.deadline_s))
+        await worker.serve(stop, grace_s=settings.queue.shutdown_grace_s)
     finally:
         await engine.close(grace_s=0)
     log.info("worker stopped", extra={"jobs": worker.jobs_run})

@@ -3,7 +3,8 @@ workers, and worker processes (tests/core/test_queue*.py, tests/bot, benchmarks/
 
     spawn_worker(cfg)            # `studio worker --config cfg` in a new process
     spawn_worker(cfg, noop=True) # `python -m tests.queue_stack worker`: same worker, but
-                                 # its local provider does no work (empty-job benchmark)
+                                 # its local provider does no work (empty-job benchmark),
+                                 # or sleeps `delay` s first (delay=…)
 """
 
 from __future__ import annotations
@@ -59,11 +60,12 @@ def write_config(folder: Path, url: str, sections: dict[str, dict[str, Any]] | N
     return path
 
 
-def spawn_worker(cfg: Path, *, concurrency: int = 1, noop: bool = False,
+def spawn_worker(cfg: Path, *, concurrency: int = 1, noop: bool = False, delay: float = 0.0,
                  log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start a worker process on `cfg` (stderr to `log` when given)."""
-    if noop:
-        cmd = [sys.executable, "-m", "tests.queue_stack", "worker", str(cfg), str(concurrency)]
+    if noop or delay:
+        cmd = [sys.executable, "-m", "tests.queue_stack", "worker", str(cfg), str(concurrency),
+               str(delay)]
     else:
         cmd = [STUDIO, "worker", "--config", str(cfg), "--concurrency", str(concurrency)]
     err = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
@@ -82,22 +84,31 @@ def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
     return proc.wait()
 
 
-def _noop_worker(cfg: str, concurrency: int) -> int:
-    """A worker whose local provider returns a 1×1 PNG at once (benchmarks only)."""
+def _noop_worker(cfg: str, concurrency: int, delay: float) -> int:
+    """A worker whose local provider returns a 1×1 PNG after `delay` s (0: at once)."""
     from benchmarks.engine import NoWork
     from core.config import load_settings
     from core.engine import Engine
+    from core.providers.base import Attempt, ProviderRequest, ProviderResult
     from core.worker import Worker
+
+    class Sleepy(NoWork):
+        async def run(self, req: ProviderRequest, attempt: Attempt) -> ProviderResult:
+            for i in range(int(delay * 10)):
+                await asyncio.sleep(0.1)
+                req.progress(i / (delay * 10), "sleeping")
+            return await super().run(req, attempt)
 
     async def run() -> None:
         settings = load_settings(cfg)
-        engine = await Engine.create(settings, providers={"local": NoWork()})
+        engine = await Engine.create(settings, providers={"local": Sleepy()})
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await Worker(engine, concurrency=concurrency).serve(stop, grace_s=5)
+            await Worker(engine, concurrency=concurrency).serve(
+                stop, grace_s=settings.queue.shutdown_grace_s)
         finally:
             await engine.close(grace_s=0)
 
@@ -111,5 +122,6 @@ if __name__ == "__main__":
     w = sub.add_parser("worker")
     w.add_argument("config")
     w.add_argument("concurrency", type=int)
+    w.add_argument("delay", type=float, nargs="?", default=0.0)
     a = parser.parse_args()
-    sys.exit(_noop_worker(a.config, a.concurrency))
+    sys.exit(_noop_worker(a.config, a.concurrency, a.delay))
