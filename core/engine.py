@@ -137,8 +137,7 @@ class Engine:
     async def _start_queue(self) -> None:
         """Queue mode: workers and the reconciler recover jobs (core/reconcile.py); this
         process creates the queue schema if needed and starts following its jobs."""
-        from core.queue_dispatch import database_url
-        from core.queue_sql import ensure_schema
+        from core.queue_sql import database_url, ensure_schema
 
         await ensure_schema(database_url(self.settings))
         self.dispatcher.start()

@@ -28,17 +28,13 @@ from core.config import Settings
 from core.dispatch import CancelOutcome
 from core.errors import AllProvidersFailed, StudioError, UserError
 from core.jobs import ACTIVE_STATES, JobEvent, JobRecord, JobResult
+from core.queue_sql import database_url
 from core.reconcile import Reconciler
 from core.runner import Emit, JobRunner, LiveJob
 from core.tools.base import parse_params
 
 log = logging.getLogger(__name__)
 _KIND = {"succeeded": "done", "canceled": "canceled"}  # final state -> event kind (else failed)
-
-
-def database_url(settings: Settings) -> str:
-    """The `postgresql://` URL of `[storage] database` (the queue needs Postgres)."""
-    return str(settings.storage.database)
 
 
 def stored_error(rec: JobRecord) -> StudioError | None:
@@ -281,4 +277,4 @@ class QueueDispatcher:
                 self._kick(jid)
 
 
-__all__ = ["QueueDispatcher", "database_url", "stored_error"]
+__all__ = ["QueueDispatcher", "stored_error"]

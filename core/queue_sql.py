@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any
 
+from core.config import Settings
 from core.jobs import JobEvent
 
 TASK_NAME = "luneo.run_job"  # the procrastinate task a worker runs for a job
@@ -31,6 +32,11 @@ _EVENTS_DDL = (
     " fields text NOT NULL, at double precision NOT NULL)",
     "CREATE INDEX IF NOT EXISTS luneo_job_events_job ON luneo_job_events (job_id, id)",
 )
+
+
+def database_url(settings: Settings) -> str:
+    """The `postgresql://` URL of `[storage] database` (the queue needs Postgres)."""
+    return str(settings.storage.database)
 
 
 async def ensure_schema(url: str) -> bool:

@@ -72,7 +72,7 @@ class Reconciler:
     async def _take_lock(self) -> bool:
         import psycopg
 
-        from core.queue_dispatch import database_url
+        from core.queue_sql import database_url
 
         if self._conn is None or self._conn.closed:
             self.leader = False

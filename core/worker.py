@@ -120,7 +120,7 @@ class Worker:
         from procrastinate import App, PsycopgConnector, RetryStrategy
         from procrastinate.worker import Worker as QueueWorker
 
-        from core.queue_dispatch import database_url
+        from core.queue_sql import database_url
 
         url = database_url(self.settings)
         await queue_sql.ensure_schema(url)
