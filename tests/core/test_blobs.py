@@ -247,3 +247,27 @@ async def test_a_worker_elsewhere_needs_only_the_row_and_the_bucket(
         await gateway.close(grace_s=0)
     assert not (tmp_path / "gateway").exists()
     assert not (tmp_path / "worker").exists()
+
+
+def test_studio_run_writes_outputs_read_from_the_bucket(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_bucket: S3Bucket,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from core.cli import main
+    from core.demo import write_samples
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LUNEO_CONFIG", raising=False)
+    for name, value in s3_bucket.env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "config.toml").write_text(
+        f"[storage]\ndatabase = 'studio.db'\nresults_url = '{s3_bucket.url}'\n"
+        f"results_endpoint = '{s3_bucket.endpoint}'\n")
+    write_samples(tmp_path / "in")
+    assert main(["run", "palette", "in/coffee.jpg", "--colors", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    written = Path(out["outputs"][0]).read_bytes()
+    assert hashlib.sha256(written).hexdigest() + ".png" in {
+        k.rsplit("/", 1)[1] for k in s3_bucket.object_keys()}
+    assert not (tmp_path / "data" / "results").exists()
