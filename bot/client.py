@@ -155,6 +155,10 @@ class ShardedStudioBot(StudioBot, commands.AutoShardedBot):
         self.plan = plan
         self.identify_gate = gate
         self.syncs_commands = plan.syncs_commands
+        follows = getattr(self.engine.dispatcher, "follow_filter", None)
+        if follows is not None:  # queue mode: after a restart, report only this process's guilds
+            self.engine.dispatcher.follow_filter = (  # type: ignore[attr-defined]
+                lambda rec: follows(rec) and plan.holds(rec.guild_id))
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         await self.identify_gate.turn(shard_id)

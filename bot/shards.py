@@ -47,6 +47,10 @@ class ShardPlan:
         """Only the process holding shard 0 syncs the application commands."""
         return 0 in self.ids
 
+    def holds(self, guild_id: str) -> bool:
+        """True when `guild_id`'s interactions arrive in this process."""
+        return guild_id.isdigit() and shard_of(int(guild_id), self.count) in self.ids
+
     def describe(self) -> str:
         ids = ",".join(map(str, self.ids))
         return f"shards {ids} of {self.count}"

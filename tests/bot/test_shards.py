@@ -159,3 +159,22 @@ async def test_processes_space_their_identifies_through_postgres(
     (t0, _, _), (t1, _, _) = world.fake.identify_log
     assert t1 - t0 >= SPACING_S
     assert len(command_syncs(world)) == 1
+
+
+async def test_a_sharded_gateway_follows_only_its_own_guilds_jobs(engine_factory) -> None:
+    """With the queue, a restarted gateway re-follows active jobs: each shard process
+    keeps those of its own guilds (QueueDispatcher.follow_filter)."""
+    from types import SimpleNamespace
+
+    engine = await engine_factory(start=False)
+    dispatcher = engine.dispatcher
+    engine.dispatcher = SimpleNamespace(follow_filter=lambda rec: rec.channel_id is not None)
+    plan = ShardPlan(2, (1,))
+    ShardedStudioBot(plan=plan, gate=IdentifyGate(), engine=engine, settings=engine.settings)
+    follows = engine.dispatcher.follow_filter
+    engine.dispatcher = dispatcher
+    on_1, on_0 = str((7 << 22) | 5), str((8 << 22) | 5)
+    assert follows(SimpleNamespace(guild_id=on_1, channel_id="c"))
+    assert not follows(SimpleNamespace(guild_id=on_0, channel_id="c"))
+    assert not follows(SimpleNamespace(guild_id=on_1, channel_id=None))
+    assert not follows(SimpleNamespace(guild_id="cli", channel_id="c"))
