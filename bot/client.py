@@ -161,6 +161,7 @@ class ShardedStudioBot(StudioBot, commands.AutoShardedBot):
                 lambda rec: follows(rec) and plan.holds(rec.guild_id))
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        del initial  # the first identify waits its turn too: other processes may be identifying
         await self.identify_gate.turn(shard_id)
 
     async def _close_once(self) -> None:
