@@ -22,6 +22,9 @@ from tests.bot.conftest import StartStudio, World
 from tests.bot.fake_discord import FakeChannel, FakeGuild, FakeMember
 
 SPACING_S = 0.4  # the tests' identify spacing (Discord's is 5 s)
+# The fake's clock sees each identify a few ms after the gate let it go, and under load
+# that delay varies; without any gate the identifies would arrive milliseconds apart.
+MIN_GAP_S = SPACING_S * 0.75
 
 
 def command_syncs(world: World) -> list[str]:
@@ -129,7 +132,7 @@ async def test_two_processes_split_the_guilds_and_one_syncs_commands(
 
     (t0, s0, _), (t1, s1, _) = world.fake.identify_log
     assert {s0, s1} == {0, 1}
-    assert t1 - t0 >= SPACING_S
+    assert t1 - t0 >= MIN_GAP_S
 
 
 async def test_one_process_runs_several_shards_spaced(world: World, studio: StartStudio) -> None:
@@ -139,7 +142,7 @@ async def test_one_process_runs_several_shards_spaced(world: World, studio: Star
     assert {g.id for g in bot.guilds} == {int(world.guild.id), int(guild_b.id)}
     assert [s for _, s, _ in world.fake.identify_log] == [0, 1, 2]
     times = [t for t, _, _ in world.fake.identify_log]
-    assert all(b - a >= SPACING_S for a, b in itertools.pairwise(times))
+    assert all(b - a >= MIN_GAP_S for a, b in itertools.pairwise(times))
     assert len(command_syncs(world)) == 1
 
 
@@ -157,7 +160,7 @@ async def test_processes_space_their_identifies_through_postgres(
     bots = await asyncio.gather(*starts)
     assert sorted(len(b.guilds) for b in bots) == [1, 1]
     (t0, _, _), (t1, _, _) = world.fake.identify_log
-    assert t1 - t0 >= SPACING_S
+    assert t1 - t0 >= MIN_GAP_S
     assert len(command_syncs(world)) == 1
 
 
