@@ -181,3 +181,14 @@ async def test_a_sharded_gateway_follows_only_its_own_guilds_jobs(engine_factory
     assert not follows(SimpleNamespace(guild_id=on_0, channel_id="c"))
     assert not follows(SimpleNamespace(guild_id=on_1, channel_id=None))
     assert not follows(SimpleNamespace(guild_id="cli", channel_id="c"))
+
+
+async def test_an_unreachable_lock_falls_back_to_spacing_here(
+        caplog: pytest.LogCaptureFixture) -> None:
+    gate = IdentifyGate(0.05, "postgresql://luneo:hunter2secret@127.0.0.1:1/studio")
+    with caplog.at_level(logging.WARNING, logger="bot.shards"):
+        await gate.turn(0)
+        await gate.turn(1)
+    assert "spacing in this process" in caplog.text
+    assert "hunter2secret" not in caplog.text
+    await gate.close()
