@@ -7,12 +7,14 @@ attempt row, storing the result, and the settle + final-row + cache transaction.
 
     .venv/bin/python -m benchmarks.engine [--jobs 2000] [--concurrency 64]
         [--rounds 3] [--reference 618bedb]
+    .venv/bin/python -m benchmarks.engine --postgres [--jobs 2000] [--concurrency 64]
 
 Each measurement runs in a fresh process. The reference is the same benchmark on
 another commit of this repository (by default 618bedb, the engine before the
 architecture change of issue #11), exported with `git archive` into a temporary
 folder; the two alternate round by round so that both see the same machine load.
-Writes benchmarks/results/engine.md.
+Writes benchmarks/results/engine.md. With `--postgres`: this checkout only, on a
+throwaway Postgres 15 cluster (tests/pg.py), into benchmarks/results/engine_postgres.md.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ class NoWork(Provider):
         return ProviderResult([OutputFile("out.png", PNG)], {"width": 1, "height": 1})
 
 
-async def _engine(folder: Path) -> Engine:
+async def _engine(folder: Path, database: str | None = None) -> Engine:
     settings = load_settings(
         overrides={
-            "storage.database": str(folder / "bench.db"),
+            "storage.database": database or str(folder / "bench.db"),
             "storage.results_dir": str(folder / "results"),
             "credits.starting": 1_000_000,
             "limits.per_member_per_minute": 1_000_000,
@@ -98,19 +100,20 @@ async def concurrent(engine: Engine, n: int, concurrency: int) -> float:
     return time.perf_counter() - t0
 
 
-async def main(jobs: int, concurrency: int) -> str:
+async def main(jobs: int, concurrency: int, database: str | None = None) -> str:
     """One measurement in this process: a table (the format older commits print too)."""
-    figures = await measure(jobs, concurrency)
+    figures = await measure(jobs, concurrency, database)
     return (
         f"| throughput, {concurrency} in flight | **{figures['rate']:.0f} jobs/s** |\n"
         f"| p50 | {figures['p50']:.2f} ms |\n| p99 | {figures['p99']:.2f} ms |\n"
     )
 
 
-async def measure(jobs: int, concurrency: int) -> dict[str, float]:
-    """jobs/s with `concurrency` in flight, and one-at-a-time latency p50/p99 in ms."""
+async def measure(jobs: int, concurrency: int, database: str | None = None) -> dict[str, float]:
+    """jobs/s with `concurrency` in flight, and one-at-a-time latency p50/p99 in ms, on
+    `database` (a `postgresql://` URL) or else a fresh SQLite file."""
     with tempfile.TemporaryDirectory() as tmp:
-        engine = await _engine(Path(tmp))
+        engine = await _engine(Path(tmp), database)
         await sequential(engine, 50)  # warm-up
         lat = await sequential(engine, min(jobs, 500))
         secs = await concurrent(engine, jobs, concurrency)
@@ -189,6 +192,31 @@ def compare(jobs: int, concurrency: int, rounds: int, reference: str) -> str:
     return "\n".join(lines)
 
 
+def on_postgres(jobs: int, concurrency: int) -> str:
+    """The same measurement on a throwaway Postgres cluster; a markdown report."""
+    from tests import pg
+
+    cluster = pg.start()
+    try:
+        figures = asyncio.run(measure(jobs, concurrency, cluster.url()))
+    finally:
+        cluster.stop()
+    return "\n".join([
+        "# Engine overhead (no provider work), Postgres 15 (throwaway cluster, fsync off)",
+        "",
+        f"Command: `.venv/bin/python -m benchmarks.engine --postgres --jobs {jobs} "
+        f"--concurrency {concurrency}`. 2 CPUs; load average at the end "
+        f"{os.getloadavg()[0]:.1f}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| throughput, {concurrency} in flight | **{figures['rate']:.0f} jobs/s** |",
+        f"| one at a time, p50 | {figures['p50']:.2f} ms |",
+        f"| one at a time, p99 | {figures['p99']:.2f} ms |",
+        "",
+    ])
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=2000)
@@ -196,9 +224,15 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reference", default="618bedb",
                     help="commit to measure alongside (default: before issue #11)")
+    ap.add_argument("--postgres", action="store_true",
+                    help="this checkout on a throwaway Postgres cluster instead")
     a = ap.parse_args()
-    report = compare(a.jobs, a.concurrency, a.rounds, a.reference)
-    path = Path(__file__).parent / "results" / "engine.md"
+    if a.postgres:
+        report = on_postgres(a.jobs, a.concurrency)
+    else:
+        report = compare(a.jobs, a.concurrency, a.rounds, a.reference)
+    name = "engine_postgres.md" if a.postgres else "engine.md"
+    path = Path(__file__).parent / "results" / name
     path.parent.mkdir(exist_ok=True)
     path.write_text(report)
     print(report)

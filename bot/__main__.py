@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from bot.runner import run_bot
+from bot.shards import ShardError, add_shard_arguments, parse_shards
 from core.config import load_settings
 from core.errors import ConfigError
 
@@ -15,13 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config", metavar="PATH", help="config.toml (default ./config.toml, else $LUNEO_CONFIG)"
     )
+    add_shard_arguments(parser)
     args = parser.parse_args(argv)
     try:
+        shards = parse_shards(args.shard_count, args.shard_ids)
         settings = load_settings(args.config)
-    except ConfigError as exc:
+    except (ShardError, ConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    return run_bot(settings)
+    return run_bot(settings, shards=shards)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from bot.checks import interaction_allowed
 from bot.errors import report_error
 from bot.jobs import JobRunner
 from bot.mentions import NO_PINGS
+from bot.shards import IdentifyGate, ShardPlan
 from bot.views import JobButton
 from core.config import Settings
 from core.engine import Engine
@@ -89,6 +90,7 @@ class StudioBot(commands.Bot):
         self.closing = False
         self.unhandled_errors: list[BaseException] = []  # also logged; tests assert it stays empty
         self.http_session: aiohttp.ClientSession = discord.utils.MISSING
+        self.syncs_commands = True  # a sharded process without shard 0 leaves it to that one
         self.connection_task: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
         engine.add_listener(self.jobs.on_event)
@@ -103,6 +105,9 @@ class StudioBot(commands.Bot):
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         if not self.settings.discord.sync_commands:
+            return []
+        if not self.syncs_commands:
+            log.info("commands are synced by the process that runs shard 0")
             return []
         guild_id = self.settings.discord.dev_guild_id
         if guild_id:
@@ -139,3 +144,26 @@ class StudioBot(commands.Bot):
         if self.http_session:
             await self.http_session.close()
         log.info("bot closed")
+
+
+class ShardedStudioBot(StudioBot, commands.AutoShardedBot):
+    """The bot running shards `plan.ids` of `plan.count` (bot/shards.py): it syncs the
+    commands only when it holds shard 0, and spaces its IDENTIFYs through `gate`."""
+
+    def __init__(self, *, plan: ShardPlan, gate: IdentifyGate, **kwargs: Any) -> None:
+        super().__init__(shard_count=plan.count, shard_ids=list(plan.ids), **kwargs)
+        self.plan = plan
+        self.identify_gate = gate
+        self.syncs_commands = plan.syncs_commands
+        follows = getattr(self.engine.dispatcher, "follow_filter", None)
+        if follows is not None:  # queue mode: after a restart, report only this process's guilds
+            self.engine.dispatcher.follow_filter = (  # type: ignore[attr-defined]
+                lambda rec: follows(rec) and plan.holds(rec.guild_id))
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        del initial  # the first identify waits its turn too: other processes may be identifying
+        await self.identify_gate.turn(shard_id)
+
+    async def _close_once(self) -> None:
+        await super()._close_once()
+        await self.identify_gate.close()

@@ -270,11 +270,12 @@ class JobMessage:
     async def _files(self, result: JobResult) -> tuple[list[tuple[str, bytes]], list[str]]:
         """Result files re-encoded to fit the upload limit, and notes saying so."""
         limit = self._file_limit()
-        names = result.file_names or [p.name for p in result.files]
+        store = self.runner.engine.store  # a local folder or S3: read by key, never by path
+        names = result.file_names or list(result.file_keys)
         out: list[tuple[str, bytes]] = []
         notes: list[str] = []
-        for path, name in zip(result.files, names, strict=False):
-            data = await asyncio.to_thread(Path(path).read_bytes)
+        for key, name in zip(result.file_keys, names, strict=False):
+            data = await store.get_async(key)
             if len(data) > limit:
                 data, mime, note = await asyncio.to_thread(encode_to_fit, data, limit)
                 name = Path(name).stem + _EXT.get(mime, Path(name).suffix)  # noqa: PLW2901 - the re-encoded file's name

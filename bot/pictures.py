@@ -98,7 +98,7 @@ class Tile:
 
     number: int
     caption: str
-    image: Path | None
+    image: bytes | Path | None  # the picture's bytes (or file)
     mark: str = ""  # shown instead of a picture: "failed", "canceled", "running", ...
 
 
@@ -144,11 +144,11 @@ def history_grid_png(tiles: list[Tile]) -> bytes:
     return buf.getvalue()
 
 
-def _thumbnail(path: Path) -> Image.Image | None:
+def _thumbnail(image: bytes | Path) -> Image.Image | None:
     """The picture shrunk to fit a tile, transparency over a checkerboard; None if it
     cannot be read (removed from the store, not an image)."""
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as img:
             img.draft("RGB", (TILE, TILE))
             thumb = ImageOps.contain(img.convert("RGBA"), (TILE - 8, TILE - 8))
     except (OSError, ValueError, Image.DecompressionBombError):

@@ -3,15 +3,18 @@ and `run_bot` (a whole process: logging, signals, exit status)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 import discord
 import yarl
 
-from bot.client import StudioBot
+from bot.client import ShardedStudioBot, StudioBot
+from bot.shards import IdentifyGate, ShardError, ShardPlan, add_shard_arguments, parse_shards
 from core.config import Settings
 from core.engine import Engine
 from core.errors import ConfigError, StorageError
@@ -27,13 +30,20 @@ def point_client_at(settings: Settings) -> None:
 
 
 async def start_bot(
-    settings: Settings, *, engine: Engine | None = None, **options: Any
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    shards: ShardPlan | None = None,
+    identify_gate: IdentifyGate | None = None,
+    **options: Any,
 ) -> StudioBot:
     """Log in, connect and wait until the bot is ready; return it running.
 
     The bot owns `engine` (created from `settings` when None) and closes it in
     `bot.close()`. `options` go to `StudioBot` (e.g. `guild_ready_timeout`).
-    The gateway connection runs in `bot.connection_task`.
+    The gateway connection runs in `bot.connection_task`. `shards` runs those shards
+    (bot/shards.py), their IDENTIFYs spaced by `identify_gate` (default: through
+    `[storage] database` when it is Postgres, else within this process).
     """
     token = settings.secrets.discord_token
     if token is None:
@@ -41,7 +51,14 @@ async def start_bot(
     point_client_at(settings)
     if engine is None:
         engine = await Engine.create(settings)
-    bot = StudioBot(engine=engine, settings=settings, **options)
+    bot: StudioBot
+    if shards is None:
+        bot = StudioBot(engine=engine, settings=settings, **options)
+    else:
+        gate = identify_gate or IdentifyGate.for_database(settings.storage.database)
+        bot = ShardedStudioBot(plan=shards, gate=gate, engine=engine, settings=settings,
+                               **options)
+        log.info("starting %s", shards.describe())
     try:
         await bot.login(token.get_secret_value())
         bot.connection_task = asyncio.create_task(
@@ -74,14 +91,14 @@ def _startup_failure(exc: BaseException) -> int:
     return 1
 
 
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, shards: ShardPlan | None = None) -> int:
     """Run until SIGINT/SIGTERM or a fatal gateway error; the process exit status."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     stopper = asyncio.create_task(stop.wait())
-    starting = asyncio.create_task(start_bot(settings))
+    starting = asyncio.create_task(start_bot(settings, shards=shards))
     await asyncio.wait({stopper, starting}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():  # a signal during startup (e.g. Discord unreachable)
         starting.cancel()
@@ -112,10 +129,26 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-def run_bot(settings: Settings) -> int:
-    """Run the bot in this process (`python -m bot`, `studio bot`)."""
+def bot_arguments(argv: Sequence[str]) -> ShardPlan | None:
+    """The shard plan from `studio bot`'s own options (`--shard-count`, `--shard-ids`);
+    exits 2 with one line on a bad value, 0 after `--help`."""
+    parser = argparse.ArgumentParser(prog="studio bot", description="run the Discord bot")
+    add_shard_arguments(parser)
+    args = parser.parse_args(list(argv))
+    try:
+        return parse_shards(args.shard_count, args.shard_ids)
+    except ShardError as exc:
+        parser.exit(2, f"studio bot: {exc}\n")
+
+
+def run_bot(settings: Settings, argv: Sequence[str] = (), *,
+            shards: ShardPlan | None = None) -> int:
+    """Run the bot in this process (`python -m bot`, `studio bot [--shard-count S
+    --shard-ids A-B]`); `argv` are the bot's own options (or `shards`, parsed)."""
+    if shards is None:
+        shards = bot_arguments(argv)
     setup_logging(settings)
     try:
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, shards))
     except KeyboardInterrupt:
         return 130

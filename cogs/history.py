@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -14,6 +13,7 @@ from discord.ext import commands
 
 from bot.pictures import Tile, history_grid_png
 from bot.render import COLOUR_OK, LABELS, credits
+from core.errors import StudioError
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -43,7 +43,7 @@ class History(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         lines = [f"**{n}.** {_line(job)}" for n, job in enumerate(jobs, 1)]
         tiles = [
-            Tile(n, LABELS.get(job.tool, job.tool), self._picture(job),
+            Tile(n, LABELS.get(job.tool, job.tool), await self._picture(job),
                  mark="" if job.state == "succeeded" else job.state)
             for n, job in enumerate(jobs, 1)
         ]
@@ -56,13 +56,17 @@ class History(commands.Cog):
             embed=embed, file=discord.File(io.BytesIO(grid), filename=GRID_NAME), ephemeral=True
         )
 
-    def _picture(self, job: JobRecord) -> Path | None:
-        """The job's first image result in the result store, if it succeeded."""
+    async def _picture(self, job: JobRecord) -> bytes | None:
+        """The job's first image result from the result store, if it succeeded and is
+        still there."""
         if job.state != "succeeded":
             return None
         for f in job.result_files:
             if str(f.get("mime", "")).startswith("image/"):
-                return self.bot.engine.store.path(f["key"])
+                try:
+                    return await self.bot.engine.store.get_async(f["key"])
+                except (OSError, StudioError):
+                    return None
         return None
 
 

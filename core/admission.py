@@ -37,7 +37,7 @@ from core.metrics import Metrics
 from core.providers.base import Provider
 from core.ratelimit import TokenBuckets
 from core.storage.db import Database
-from core.storage.results import ResultStore, store_files
+from core.storage.results import BlobStore
 from core.tools.base import TOOLS, DesignParams, Params, parse_params
 
 # Tools that read only an image's colours: a JPEG is decoded at reduced scale, keeping
@@ -81,7 +81,7 @@ class Admission:
     """The checks, with their state (token buckets). `rate_limits=False` for the
     operator's own command line."""
 
-    def __init__(self, settings: Settings, guild_config: GuildConfig, store: ResultStore,
+    def __init__(self, settings: Settings, guild_config: GuildConfig, store: BlobStore,
                  db: Database, metrics: Metrics, providers: Mapping[str, Provider], *,
                  rate_limits: bool = True) -> None:
         self.settings = settings
@@ -111,7 +111,7 @@ class Admission:
         self._check_queue(req, g, load(req.guild_id, req.member_id))
         input_key = req.input_key
         if data is not None and input_key is None:
-            input_key = (await store_files(self.store, [(data, mime_of(data))]))[0]
+            input_key = (await self.store.put_many([(data, mime_of(data))]))[0]
         cache_key = _cache_key(req.tool, params, input_key)
         cached = await self._cache_lookup(cache_key)
         cost = (g.cache_hit_cost if cached
@@ -149,10 +149,11 @@ class Admission:
     async def _input(self, req: JobRequest) -> tuple[bytes, DecodedImage]:
         """The input's bytes (uploaded, or read from the store by key) and its decoding."""
         if req.input_key is not None:
-            if not self.store.exists(req.input_key):
+            try:
+                data = await self.store.get_async(req.input_key)
+            except FileNotFoundError:
                 raise InvalidInput("That result is no longer available; run the tool again.",
-                                   field="image")
-            data = await asyncio.to_thread(self.store.get, req.input_key)
+                                   field="image") from None
         elif req.image is not None:
             data = req.image
         else:
@@ -196,8 +197,9 @@ class Admission:
         if row is None:
             return None
         files = json.loads(row[0])
-        if not all(self.store.exists(f["key"]) for f in files):
-            return None
+        for f in files:
+            if not await self.store.exists_async(f["key"]):
+                return None
         return CachedResult(files, json.loads(row[1]), row[2])
 
     def _lane(self, tool: str, params: Params, decoded: DecodedImage | None,

@@ -3,8 +3,9 @@
     studio run TOOL INPUT [INPUT...] [options] [-o OUT] [--json]
     studio demo [--out DIR]
     studio bot                    (added by the bot package, see plugin_commands)
+    studio worker [--concurrency N] [--queue NAME]   (core/worker.py, docs/scaling.md)
     studio models fetch [NAME...] | list
-    studio db upgrade
+    studio db upgrade | copy --from SQLITE_PATH --to postgresql://...
     studio credits grant MEMBER AMOUNT [--guild G] [--reason R] | balance MEMBER [--guild G]
     studio stats [--json]
     studio providers
@@ -30,6 +31,7 @@ from typing import Any
 
 from core.cli_commands import (
     credits_command,
+    db_copy,
     db_upgrade,
     models_command,
     open_engine,
@@ -93,7 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-fetch", action="store_true", help="do not fetch missing models")
 
     for name, target in plugin_commands().items():  # e.g. `studio bot`, from the bot package
-        _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]})")
+        _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]}; "
+                             f"`studio {name} --help` for its options)", add_help=False)
+
+    worker = _sub(sub, "worker", help="run queued jobs ([queue] backend = procrastinate)")
+    worker.add_argument("--concurrency", type=int, default=None, metavar="N",
+                        help="jobs at once (default [queue] concurrency)")
+    worker.add_argument("--queue", default=None, metavar="NAME",
+                        help="queue to take jobs from (default [queue] name)")
 
     models = _sub(sub, "models", help="local model cache")
     msub = models.add_subparsers(dest="models_cmd", required=True)
@@ -106,6 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     db = _sub(sub, "db", help="database")
     dsub = db.add_subparsers(dest="db_cmd", required=True)
     _sub(dsub, "upgrade", help="apply pending migrations")
+    copy = _sub(dsub, "copy", help="copy a stopped install's SQLite database into an empty Postgres one")
+    copy.add_argument("--from", dest="source", required=True, metavar="SQLITE_PATH")
+    copy.add_argument("--to", dest="target", required=True, metavar="POSTGRES_URL",
+                      help="postgresql://user@host/db (password via $PGPASSWORD)")
 
     credits = _sub(sub, "credits", help="wallets")
     csub = credits.add_subparsers(dest="credits_cmd", required=True)
@@ -168,7 +181,11 @@ def tool_params(tool: str, a: argparse.Namespace, *, prompt: str | None = None
 def main(argv: Sequence[str] | None = None) -> int:
     """The `studio` command on `argv` (default sys.argv). Exit code: 0 done, 1 bad config or
     failed command (StudioError), 2 refused request (UserError), 130 Ctrl-C."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.cmd not in plugin_commands():
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.plugin_argv = rest  # a plugin's own options, e.g. `studio bot --shard-count 2`
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -201,13 +218,13 @@ def plugin_commands() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=PLUGIN_GROUP)}
 
 
-def load_plugin(target: str) -> Callable[[Settings], int]:
-    """Import "module:function" (a plugin command taking the settings, returning the
-    exit status)."""
+def load_plugin(target: str) -> Callable[[Settings, list[str]], int]:
+    """Import "module:function" (a plugin command taking the settings and its own
+    command-line options, e.g. `studio bot --shard-count 2`, returning the exit status)."""
     import importlib
 
     module, _, attr = target.partition(":")
-    command: Callable[[Settings], int] = getattr(importlib.import_module(module), attr)
+    command: Callable[[Settings, list[str]], int] = getattr(importlib.import_module(module), attr)
     return command
 
 
@@ -233,12 +250,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                                     member=CLI_MEMBER, fetch=not args.no_fetch))
     plugins = plugin_commands()
     if args.cmd in plugins:
-        command: Callable[[Settings], int] = load_plugin(plugins[args.cmd])
-        return command(settings)
-    if args.cmd == "models":
-        return models_command(args, settings)
+        return load_plugin(plugins[args.cmd])(settings, args.plugin_argv)
+    if args.cmd in ("models", "worker"):
+        return (models_command if args.cmd == "models" else _worker)(args, settings)
     if args.cmd == "db":
-        return asyncio.run(db_upgrade(settings))
+        return db_copy(args) if args.db_cmd == "copy" else asyncio.run(db_upgrade(settings))
     if args.cmd == "credits":
         return asyncio.run(credits_command(args, settings))
     if args.cmd == "stats":
@@ -246,6 +262,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd in ("providers", "doctor"):
         return asyncio.run(providers_command(settings, doctor=args.cmd == "doctor"))
     raise AssertionError(args.cmd)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    """`studio worker`: run queued jobs until SIGTERM (core/worker.py)."""
+    from core.worker import worker_command
+
+    return worker_command(settings, queue=args.queue, concurrency=args.concurrency)
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
@@ -345,7 +368,7 @@ class _Run:
         self.bar.finish(result.job_id)  # no bar left over the result
         stem = Path(filename).stem if filename else slug(item) if not takes_image else None
         try:
-            outputs = write_outputs(result, args.out, stem)
+            outputs = write_outputs(result, args.out, stem, self.engine.store)
         except OSError as exc:
             result, outputs = await refund_undelivered(self.engine, result, exc), []
         print_result(args, result, outputs, compact=self.compact)

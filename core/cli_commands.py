@@ -48,16 +48,33 @@ def models_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def db_upgrade(settings: Settings) -> int:
     """`studio db upgrade`: apply pending migrations and print the schema version; returns 0."""
-    from core.storage.db import Database
+    from core.storage.db import describe, open_database
 
-    db = await Database.open(settings.database_path, upgrade=False)
+    db = await open_database(settings, upgrade=False)
     try:
         applied = await db.upgrade()
         version = await db.version()
     finally:
         await db.close()
-    print(f"database {settings.database_path}: version {version}"
+    print(f"database {describe(settings.database_target)}: version {version}"
           + (f" (applied {', '.join(applied)})" if applied else " (up to date)"))
+    return 0
+
+
+def db_copy(args: argparse.Namespace) -> int:
+    """`studio db copy --from SQLITE_PATH --to postgresql://...`: copy a stopped install's
+    SQLite database into an empty Postgres one, checking every wallet's ledger sum
+    (core/storage/copy.py); returns 0. Raises StorageError (nothing copied) or
+    InvalidInput."""
+    from pathlib import Path
+
+    from core.storage.copy import copy_sqlite_to_postgres
+    from core.storage.db import scrub_url
+
+    report = copy_sqlite_to_postgres(Path(args.source), args.target)
+    counts = ", ".join(f"{n} {table}" for table, n in report.rows.items() if n)
+    print(f"copied {args.source} to {scrub_url(args.target)}: {counts or 'no rows'}; "
+          f"every wallet's ledger sum matches its balance ({report.wallets} wallets)")
     return 0
 
 
@@ -81,9 +98,9 @@ async def credits_command(args: argparse.Namespace, settings: Settings) -> int:
 async def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     """`studio stats [--json]`: per-tool runs, failures, latency and credits; exit code 0."""
     from core.stats import collect_stats
-    from core.storage.db import Database
+    from core.storage.db import open_database
 
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings)
     try:
         stats = await collect_stats(db)
     finally:
@@ -132,9 +149,9 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
     """
     from core.providers.registry import provider_status
     from core.stats import collect_stats
-    from core.storage.db import Database
+    from core.storage.db import describe, open_database
 
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings)
     try:
         stats = await collect_stats(db)
     finally:
@@ -152,8 +169,9 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
         where = ("the per-user data folder (no config file)"
                  if settings.base_dir == user_data_dir() else f"config folder {settings.base_dir}")
         print(f"data in {where}:")
-        print(f"  database (wallets, jobs, history): {settings.database_path}")
-        print(f"  results and result cache:          {settings.results_path}")
+        print(f"  database (wallets, jobs, history): {describe(settings.database_target)}")
+        print(f"  results and result cache:          "
+              f"{settings.storage.results_url or settings.results_path}")
         print(f"  models:                            {get_store(settings).root}")
         models_command(argparse.Namespace(models_cmd="list"), settings)
     return 0

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -20,6 +19,8 @@ from typing import Any
 
 from core.errors import InvalidInput, StorageError, StudioError, UserError
 from core.jobs import JobEvent, JobResult
+from core.storage.db import Connection
+from core.storage.results import BlobStore
 
 CLI_GUILD = "cli"
 CLI_MEMBER = "operator"
@@ -69,7 +70,7 @@ async def refund_undelivered(engine: Any, result: JobResult, exc: OSError) -> Jo
     where = exc.filename or "the output"
     error = StorageError(f"output {where}: cannot write it ({exc.strerror or exc})")
 
-    def tx(conn: sqlite3.Connection) -> int:
+    def tx(conn: Connection) -> int:
         if engine.credits.refund_settled_in(conn, result.job_id, "output not written"):
             conn.execute(  # the job ends failed, never "succeeded and refunded"
                 "UPDATE jobs SET state = 'failed', error_type = ?, error_message = ? "
@@ -97,8 +98,10 @@ def event_line(ev: JobEvent) -> str | None:
     return None
 
 
-def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[str]:
-    """Copy a job's result files out; the paths written.
+def write_outputs(result: JobResult, out: str | None, stem: str | None,
+                  store: BlobStore | None = None) -> list[str]:
+    """Copy a job's result files out (from their local paths, else read by key from
+    `store`, e.g. S3); the paths written.
 
     Names made up here (`<input stem>-<name>`, in the current folder or an `-o`
     folder) never replace an existing file: a second run gets `-2`, `-3`, ...
@@ -106,8 +109,11 @@ def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[
     path is written as given. Raises OSError after removing what this call wrote.
     """
     written: list[str] = []
+    sources: list[Path | bytes] = list(result.files)
+    if len(sources) != len(result.file_names) and store is not None:
+        sources = [store.get(key) for key in result.file_keys]
     try:
-        for src, name in zip(result.files, result.file_names, strict=True):
+        for src, name in zip(sources, result.file_names, strict=True):
             base = f"{stem}-{name}" if stem else f"{result.job_id[:8]}-{name}"
             if out is None:
                 dest = _copy_new(src, Path(base))
@@ -118,7 +124,10 @@ def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[
                 dest = Path(out) if not written else Path(out).with_name(
                     f"{Path(out).stem}-{name}")
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dest)
+                if isinstance(src, bytes):
+                    dest.write_bytes(src)
+                else:
+                    shutil.copyfile(src, dest)
             written.append(str(dest))
     except OSError:
         for path in written:
@@ -127,17 +136,21 @@ def write_outputs(result: JobResult, out: str | None, stem: str | None) -> list[
     return written
 
 
-def _copy_new(src: Path, dest: Path) -> Path:
-    """Copy `src` to `dest`, or to `dest` with `-2`, `-3`, ... before the extension if
-    that name is taken; the path written."""
+def _copy_new(src: Path | bytes, dest: Path) -> Path:
+    """Copy `src` (a file, or bytes) to `dest`, or to `dest` with `-2`, `-3`, ... before
+    the extension if that name is taken; the path written."""
     for n in range(1, 10_000):
         candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
         try:
             fh = candidate.open("xb")
         except FileExistsError:
             continue
-        with fh, src.open("rb") as data:
-            shutil.copyfileobj(data, fh)
+        with fh:
+            if isinstance(src, bytes):
+                fh.write(src)
+            else:
+                with src.open("rb") as data:
+                    shutil.copyfileobj(data, fh)
         return candidate
     raise FileExistsError(errno.EEXIST, "too many outputs with this name", str(dest))
 

@@ -4,20 +4,31 @@ Lookup order for the file: `--config PATH`, else `./config.toml`, else
 `$LUNEO_CONFIG`, else built-in defaults (data then lives in the per-user data
 folder, `user_data_dir`, never in the current folder). A bad key or value raises ConfigError
 with one line naming it. Secrets (`DISCORD_TOKEN`, `OPENAI_API_KEY`,
-`REPLICATE_API_TOKEN`, `REMOVEBG_API_KEY`) come only from the environment.
+`REPLICATE_API_TOKEN`, `REMOVEBG_API_KEY`, the `AWS_*` keys of an S3 result store)
+come only from the environment.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.credits import MAX_CREDITS
 from core.errors import ConfigError
+from core.storage.db import is_postgres_url
 from core.tools.base import TOOLS
 
 
@@ -28,8 +39,29 @@ class _Section(BaseModel):
 class StorageSettings(_Section):
     """`[storage]`: where the database and result files live (relative to the config file)."""
 
-    database: Path = Path("data/studio.db")
+    # An SQLite file (the default) or a `postgresql://user@host/db` URL (core/storage/db.py);
+    # `pool_size`: Postgres connections per process.
+    database: Path | str = Path("data/studio.db")
+    pool_size: int = Field(default=10, ge=1, le=200)
     results_dir: Path = Path("data/results")
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database(cls, value: Any) -> Any:
+        """A `postgresql://` URL stays text (a Path would fold its `//`); else a path."""
+        return value if is_postgres_url(value) or isinstance(value, Path) else Path(value)
+    # Results and inputs in S3-compatible storage instead of `results_dir`
+    # (core/storage/blobs.py); credentials only from AWS_* environment variables.
+    results_url: str | None = None  # "s3://bucket/prefix"
+    results_endpoint: str | None = None  # e.g. http://127.0.0.1:9000; default $AWS_ENDPOINT_URL or AWS
+    results_region: str | None = None  # default $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1
+
+    @model_validator(mode="after")
+    def _check_results_url(self) -> StorageSettings:
+        url = self.results_url
+        if url is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", url):
+            raise ValueError(f"results_url {url!r}: expected s3://bucket/prefix")
+        return self
 
 
 class DiscordSettings(_Section):
@@ -182,6 +214,22 @@ class LoggingSettings(_Section):
     json_lines: bool = True
 
 
+class QueueSettings(_Section):
+    """`[queue]`: where accepted jobs run. "inprocess" (default): in this process;
+    "procrastinate": `studio worker` processes on a Postgres queue (docs/scaling.md)."""
+
+    backend: Literal["inprocess", "procrastinate"] = "inprocess"
+    name: str = Field(default="luneo", pattern=r"^[a-z][a-z0-9_-]{0,62}$")  # the queue's name
+    concurrency: int = Field(default=1, ge=1, le=64)  # jobs one worker runs at once
+    max_attempts: int = Field(default=5, ge=1, le=50)  # deliveries after infrastructure errors
+    retry_backoff_s: int = Field(default=2, ge=1, le=60)  # exponential backoff base (s)
+    stalled_after_s: float = Field(default=30.0, ge=2.0)  # a worker silent this long is dead
+    heartbeat_s: float = Field(default=10.0, gt=0)  # how often a worker says it is alive
+    reconcile_interval_s: float = Field(default=10.0, gt=0)  # reconciler period (s)
+    poll_s: float = Field(default=5.0, gt=0)  # gateway re-reads its waiting jobs (lost NOTIFY)
+    shutdown_grace_s: float = Field(default=30.0, ge=0)  # SIGTERM: running jobs get this long
+
+
 class MetricsSettings(_Section):
     """`[metrics]`: the Prometheus port on 127.0.0.1 (0: off)."""
 
@@ -196,6 +244,10 @@ SECRET_ENV_VARS: dict[str, str] = {
     "OPENAI_API_KEY": "openai_api_key",
     "REPLICATE_API_TOKEN": "replicate_api_token",
     "REMOVEBG_API_KEY": "removebg_api_key",
+    "PGPASSWORD": "pg_password",  # libpq reads it for [storage] database = "postgresql://..."
+    "AWS_ACCESS_KEY_ID": "aws_access_key_id",  # [storage] results_url (S3)
+    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    "AWS_SESSION_TOKEN": "aws_session_token",
 }
 
 
@@ -208,6 +260,10 @@ class Secrets(BaseModel):
     openai_api_key: SecretStr | None = None
     replicate_api_token: SecretStr | None = None
     removebg_api_key: SecretStr | None = None
+    pg_password: SecretStr | None = None
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -247,6 +303,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    queue: QueueSettings = QueueSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -258,6 +315,10 @@ class Settings(_Section):
             for p in ts.providers:
                 if p not in _PROVIDER_NAMES:
                     raise ValueError(f"tools.{tool}.providers: unknown provider {p!r}")
+        if self.queue.backend != "inprocess" and not str(self.storage.database).startswith(
+                ("postgresql:", "postgres:")):
+            raise ValueError(f"queue.backend: {self.queue.backend!r} needs a Postgres database "
+                             "([storage] database = \"postgresql://...\")")
         return self
 
     def tool(self, tool: str) -> ToolSettings:
@@ -279,9 +340,19 @@ class Settings(_Section):
         return p if p.is_absolute() else (self.base_dir / p)
 
     @property
+    def database_target(self) -> Path | str:
+        """What `Database.open` takes: the `postgresql://` URL, or the SQLite file
+        resolved against the config folder."""
+        db = self.storage.database
+        return db if isinstance(db, str) else self.path(db)
+
+    @property
     def database_path(self) -> Path:
-        """The SQLite database file, resolved against the config folder."""
-        return self.path(self.storage.database)
+        """The SQLite database file, resolved against the config folder (with a Postgres
+        URL: `data/postgres` under that folder, naming no file, so helpers that keep
+        files beside the database still find a folder)."""
+        db = self.storage.database
+        return self.path(Path("data/postgres") if isinstance(db, str) else db)
 
     @property
     def results_path(self) -> Path:

@@ -16,14 +16,13 @@ exceed MAX_CREDITS only by credits held at the time).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.errors import InsufficientCredits, InvalidInput, UserError
-from core.storage.db import Database
+from core.storage.db import Connection, Database
 
 MAX_CREDITS = 1_000_000_000  # the largest amount or balance (see the module docstring)
 MAX_GRANT = 1_000_000  # the most a moderator grants or revokes at once
@@ -96,14 +95,14 @@ class Credits:
         self._known: set[tuple[str, str]] = set()  # wallets seen to exist (never deleted)
 
     # -- inside a caller's transaction (sync: runs on the database thread) ---------------
-    def ensure_wallet_in(self, conn: sqlite3.Connection, guild: str, member: str) -> None:
+    def ensure_wallet_in(self, conn: Connection, guild: str, member: str) -> None:
         """Create the member's wallet with the starting balance (ledger row `start`) if it is new."""
         if (guild, member) in self._known:
             return
         starting = check_amount(self._starting(guild), "starting_credits")
         cur = conn.execute(
-            "INSERT OR IGNORE INTO wallets (guild_id, member_id, balance, created_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO wallets (guild_id, member_id, balance, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (guild, member, starting, time.time()),
         )
         if cur.rowcount == 1 and starting:
@@ -111,7 +110,7 @@ class Credits:
         self.db.after_commit(lambda: self._known.add((guild, member)))
 
     def hold_in(
-        self, conn: sqlite3.Connection, guild: str, member: str, amount: int, job_id: str
+        self, conn: Connection, guild: str, member: str, amount: int, job_id: str
     ) -> int:
         """Hold `amount` (0..MAX_CREDITS) for `job_id`; returns the balance after.
         Raises InsufficientCredits, or InvalidInput (field `cost`) when out of range."""
@@ -136,7 +135,7 @@ class Credits:
         )
         return balance
 
-    def settle_in(self, conn: sqlite3.Connection, job_id: str) -> bool:
+    def settle_in(self, conn: Connection, job_id: str) -> bool:
         """Mark the job's hold settled (the credits are spent); False if it was not held."""
         cur = conn.execute(
             "UPDATE holds SET state = 'settled', closed_at = ? WHERE job_id = ? AND state = 'held'",
@@ -144,25 +143,25 @@ class Credits:
         )
         return cur.rowcount == 1
 
-    def refund_in(self, conn: sqlite3.Connection, job_id: str, reason: str | None = None) -> bool:
+    def refund_in(self, conn: Connection, job_id: str, reason: str | None = None) -> bool:
         """Return the held credits; True the first time, False (no-op) afterwards."""
         return _refund_from(conn, job_id, "held", reason)
 
-    def refund_settled_in(self, conn: sqlite3.Connection, job_id: str, reason: str) -> bool:
+    def refund_settled_in(self, conn: Connection, job_id: str, reason: str) -> bool:
         """Give back a settled job's credits because its result never reached the
         member (e.g. the CLI could not write the output file). One conditional
         settled -> refunded transition, so it happens at most once per job (and never
         after an ordinary refund); True if this call refunded."""
         return _refund_from(conn, job_id, "settled", reason)
 
-    def balance_in(self, conn: sqlite3.Connection, guild: str, member: str) -> int:
+    def balance_in(self, conn: Connection, guild: str, member: str) -> int:
         """The member's balance in credits, inside the caller's transaction."""
         return _balance(conn, guild, member)
 
     # -- public operations, each one transaction in one trip to the database thread -----
     async def wallet(self, guild: str, member: str) -> Wallet:
         """The member's wallet, created with the starting balance on first use."""
-        def op(c: sqlite3.Connection) -> Wallet:
+        def op(c: Connection) -> Wallet:
             self.ensure_wallet_in(c, guild, member)
             row = c.execute(
                 "SELECT balance, last_daily FROM wallets WHERE guild_id = ? AND member_id = ?",
@@ -185,7 +184,7 @@ class Credits:
         amount = check_amount(self._daily(guild), "daily_credits")
         today = utc_today()
 
-        def op(c: sqlite3.Connection) -> int:
+        def op(c: Connection) -> int:
             self.ensure_wallet_in(c, guild, member)
             row = c.execute(
                 "UPDATE wallets SET balance = balance + ?, last_daily = ? "
@@ -230,7 +229,7 @@ class Credits:
         else:
             amount = min(check_amount(amount, "amount", low=1, high=2**62), MAX_CREDITS)
 
-        def op(c: sqlite3.Connection) -> int:
+        def op(c: Connection) -> int:
             self.ensure_wallet_in(c, guild, member)
             before = _balance(c, guild, member)
             add = amount if kind == "grant" else min(amount, MAX_CREDITS - before)
@@ -256,13 +255,21 @@ class Credits:
         Raises InvalidInput (field `amount`) when out of range."""
         check_amount(amount, "amount", low=1, high=MAX_GRANT)
 
-        def op(c: sqlite3.Connection) -> tuple[int, int]:
+        one_statement = self.db.dialect == "postgres"
+
+        def op(c: Connection) -> tuple[int, int]:
             self.ensure_wallet_in(c, guild, member)
-            before = _balance(c, guild, member)
-            removed = min(amount, before)
-            if removed == 0:
-                return 0, before
-            balance = _add(c, guild, member, -removed)
+            if one_statement:
+                row = c.execute(_REVOKE, (guild, member, amount)).fetchone()
+                if row is None:  # the balance is zero
+                    return 0, 0
+                removed, balance = int(row[0]), int(row[1])
+            else:  # BEGIN IMMEDIATE holds the write lock: nothing interleaves
+                before = _balance(c, guild, member)
+                removed = min(amount, before)
+                if removed == 0:
+                    return 0, before
+                balance = _add(c, guild, member, -removed)
             _ledger(c, guild, member, -removed, "revoke", actor_id=actor, reason=reason,
                     balance_after=balance)
             return removed, balance
@@ -288,7 +295,23 @@ class Credits:
         return [(str(r[0]), int(r[1])) for r in rows]
 
 
-def _refund_from(conn: sqlite3.Connection, job_id: str, state: str, reason: str | None) -> bool:
+# Revoke on Postgres, one statement: remove min(amount, balance) from a positive
+# balance and return (removed, balance after). The CTE's FOR UPDATE locks the row
+# and (a CTE with a locking clause is never inlined) reads its latest committed
+# balance after any wait, and the SET works on the row version the UPDATE locked,
+# so concurrent revokes and holds never take a balance below zero or misstate
+# `removed`. (SQLite cannot return a FROM table's columns; there the transaction
+# holds the write lock from BEGIN IMMEDIATE, so its read-then-write cannot race.)
+_REVOKE = (
+    "WITH o AS (SELECT guild_id, member_id, balance FROM wallets "
+    "WHERE guild_id = ? AND member_id = ? AND balance > 0 FOR UPDATE) "
+    "UPDATE wallets SET balance = wallets.balance - LEAST(?, wallets.balance) FROM o "
+    "WHERE wallets.guild_id = o.guild_id AND wallets.member_id = o.member_id "
+    "RETURNING o.balance - wallets.balance, wallets.balance"
+)
+
+
+def _refund_from(conn: Connection, job_id: str, state: str, reason: str | None) -> bool:
     """One conditional `state` -> refunded transition of a job's hold, crediting the
     member and writing the ledger row; False (nothing written) if the hold was not in
     `state`."""
@@ -307,14 +330,14 @@ def _refund_from(conn: sqlite3.Connection, job_id: str, state: str, reason: str 
     return True
 
 
-def _balance(conn: sqlite3.Connection, guild: str, member: str) -> int:
+def _balance(conn: Connection, guild: str, member: str) -> int:
     row = conn.execute(
         "SELECT balance FROM wallets WHERE guild_id = ? AND member_id = ?", (guild, member)
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def _add(conn: sqlite3.Connection, guild: str, member: str, delta: int) -> int:
+def _add(conn: Connection, guild: str, member: str, delta: int) -> int:
     row = conn.execute(
         "UPDATE wallets SET balance = balance + ? WHERE guild_id = ? AND member_id = ? "
         "RETURNING balance",
@@ -324,7 +347,7 @@ def _add(conn: sqlite3.Connection, guild: str, member: str, delta: int) -> int:
 
 
 def _ledger(  # noqa: PLR0913 - one parameter per ledger column
-    conn: sqlite3.Connection, guild: str, member: str, delta: int, kind: str, *,
+    conn: Connection, guild: str, member: str, delta: int, kind: str, *,
     balance_after: int, job_id: str | None = None, actor_id: str | None = None,
     reason: str | None = None,
 ) -> None:

@@ -8,7 +8,6 @@ the same decode path as an upload.
 from __future__ import annotations
 
 import io
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -105,9 +104,9 @@ async def run_demo(settings: Settings, out: Path, *, guild: str, member: str,
                              f"failed: {result.error}"))
                 continue
             written = []
-            for src, name in zip(result.files, result.file_names, strict=True):
+            for key, name in zip(result.file_keys, result.file_names, strict=True):
                 dest = out / f"{step.label}-{name}"
-                shutil.copyfile(src, dest)
+                dest.write_bytes(await engine.store.get_async(key))
                 written.append(dest.name)
             detail = _detail(step.tool, result.data)
             rows.append((step.tool, step.input or "-", result.provider or "-",

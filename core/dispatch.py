@@ -16,12 +16,12 @@ import contextlib
 import time
 from collections import OrderedDict
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.admission import MemberLoad
 from core.config import Settings
 from core.guild_config import GuildConfig
-from core.jobs import JobEvent, JobResult
+from core.jobs import JobEvent, JobRecord, JobResult
 from core.runner import Emit, JobRunner, LiveJob
 
 
@@ -38,6 +38,9 @@ class Dispatcher(Protocol):
 
     def start(self) -> None:
         """Begin starting queued jobs."""
+
+    def enqueue_in(self, conn: Any, rec: JobRecord) -> None:
+        """Write the job's queue entry inside the hold's transaction (in-process: nothing)."""
 
     def enqueue(self, job: LiveJob) -> int:
         """Queue a committed job; its 1-based queue position, 0 if it started at once."""
@@ -84,6 +87,9 @@ class InProcessDispatcher:
         """Start running queued jobs (jobs enqueued before this wait)."""
         self._started = True
         self._pump()
+
+    def enqueue_in(self, conn: Any, rec: JobRecord) -> None:
+        """Nothing: an in-process job is queued by `enqueue` after the commit."""
 
     def enqueue(self, job: LiveJob) -> int:
         """Queue `job`; returns its queue position (1 = next), or 0 when it started at once."""

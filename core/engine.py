@@ -19,7 +19,6 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,7 @@ from core.breaker import Breakers
 from core.chain import ProviderChain
 from core.config import Settings
 from core.credits import Credits
-from core.dispatch import CancelOutcome, InProcessDispatcher
+from core.dispatch import CancelOutcome, Dispatcher, InProcessDispatcher
 from core.errors import InvalidInput, NotAllowed
 from core.guild_config import GuildConfig
 from core.jobs import JobEvent, JobHandle, JobRecord, JobRequest, JobResult
@@ -40,8 +39,9 @@ from core.process_pool import LocalProcessPool
 from core.providers.base import LocalProvider, Provider
 from core.providers.registry import build_providers
 from core.runner import JobRunner, LiveJob, SqliteRecorder, ctx
-from core.storage.db import Database
-from core.storage.results import ResultStore, sha256_hex
+from core.storage.blobs import open_blob_store
+from core.storage.db import Connection, Database, open_database
+from core.storage.results import sha256_hex
 from core.tools.base import TOOLS, parse_params
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Engine:
         self.settings = settings
         self.db = db
         self.providers = providers
-        self.store = ResultStore(settings.results_path)
+        self.store = open_blob_store(settings)
         self.guild_config = GuildConfig(db, settings)
         self.credits = Credits(
             db,
@@ -81,7 +81,14 @@ class Engine:
                               SqliteRecorder(db))
         self.runner = JobRunner(settings, db, self.store, self.credits, chain, self.metrics,
                                 self._emit, on_end=lambda _j, _r, _k: None)
-        self.dispatcher = InProcessDispatcher(settings, self.guild_config, self.runner, self._emit)
+        self.dispatcher: Dispatcher
+        if settings.queue.backend == "inprocess":
+            self.dispatcher = InProcessDispatcher(settings, self.guild_config, self.runner,
+                                                  self._emit)
+        else:  # jobs run in `studio worker` processes (core/queue_dispatch.py)
+            from core.queue_dispatch import QueueDispatcher
+
+            self.dispatcher = QueueDispatcher(settings, self.runner, self._emit)
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -94,7 +101,7 @@ class Engine:
         """Open the database (migrations applied) and build the provider registry from
         settings; `providers` replaces or adds providers (tests). `rate_limits=False`
         for the operator's own command line. Raises StorageError if storage fails."""
-        db = await Database.open(settings.database_path)
+        db = await open_database(settings)
         try:
             registry = build_providers(settings)
             registry.update(providers or {})
@@ -114,6 +121,9 @@ class Engine:
         if self._started:
             return
         self._started = True
+        if self.settings.queue.backend != "inprocess":
+            await self._start_queue()
+            return
         for rec in await jobrows.active_jobs(self.db):
             if jobrows.owner_alive(rec.owner):
                 continue  # another live process (e.g. the bot while the CLI runs) owns it
@@ -122,6 +132,14 @@ class Engine:
             live = await self.runner.recover(rec, resumable)
             if live is not None:
                 self.dispatcher.enqueue(live)
+        self.dispatcher.start()
+
+    async def _start_queue(self) -> None:
+        """Queue mode: workers and the reconciler recover jobs (core/reconcile.py); this
+        process creates the queue schema if needed and starts following its jobs."""
+        from core.queue_sql import database_url, ensure_schema
+
+        await ensure_schema(database_url(self.settings))
         self.dispatcher.start()
 
     async def close(self, grace_s: float = 30.0) -> None:
@@ -179,11 +197,13 @@ class Engine:
         return TOOLS[tool].cost_for(g.tools[tool].cost, parse_params(tool, params))
 
     async def _hold_and_insert(self, rec: JobRecord, *, settle: bool) -> int:
-        def tx(conn: sqlite3.Connection) -> int:
+        def tx(conn: Connection) -> int:
             balance = self.credits.hold_in(conn, rec.guild_id, rec.member_id, rec.cost, rec.id)
             jobrows.insert_job(conn, rec)
             if settle:
                 self.credits.settle_in(conn, rec.id)
+            else:
+                self.dispatcher.enqueue_in(conn, rec)
             return balance
 
         return await self.db.run_tx(tx)

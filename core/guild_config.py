@@ -16,7 +16,6 @@ mentions into ids before they reach this module.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import InvalidInput
-from core.storage.db import Database
+from core.storage.db import Connection, Database
 from core.tools.base import TOOLS
 
 Default = Callable[[Settings], Any]
@@ -287,7 +286,7 @@ class GuildConfig:
         now = time.time()
         old_names = [k for k, v in RENAMED.items() if v == name]
 
-        def tx(conn: sqlite3.Connection) -> None:
+        def tx(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO guild_settings (guild_id, key, value, updated_by, updated_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, key) DO UPDATE SET "

@@ -1,4 +1,4 @@
-"""Job records, events and results, and their rows in SQLite.
+"""Job records, events and results, and their rows in the database.
 
 A job moves queued -> running -> succeeded | failed | canceled. Its row holds
 everything needed to resume it after a crash (tool, normalised params, the
@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import StudioError
-from core.storage.db import Database
+from core.storage.db import Connection, Database, Row
 
 ACTIVE_STATES = ("queued", "running")
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
@@ -69,7 +68,7 @@ class JobRecord:
     result_url: str | None = None  # where the result was delivered (a message link)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JobRecord:
+    def from_row(cls, row: Row) -> JobRecord:
         """The record for a `SELECT * FROM jobs` row (JSON columns decoded)."""
         d = dict(row)
         return cls(
@@ -94,7 +93,7 @@ class JobResult:
     provider: str | None
     credits_charged: int
     balance: int
-    files: list[Path]
+    files: list[Path]  # local paths, when the result store is a local folder
     data: dict[str, Any]
     note: str | None
     fallback_reason: str | None
@@ -102,6 +101,7 @@ class JobResult:
     elapsed_ms: int
     cached: bool = False
     file_names: list[str] = field(default_factory=list)
+    file_keys: list[str] = field(default_factory=list)  # in the result store (`Engine.store`)
 
     @property
     def ok(self) -> bool:
@@ -143,7 +143,7 @@ _INSERT = (
 )
 
 
-def insert_job(conn: sqlite3.Connection, rec: JobRecord) -> None:
+def insert_job(conn: Connection, rec: JobRecord) -> None:
     """Insert `rec` as a new `jobs` row inside the caller's transaction."""
     conn.execute(
         _INSERT,
@@ -159,7 +159,7 @@ async def mark_running(db: Database, rec: JobRecord) -> bool:
     the job has already left the queue, e.g. it was canceled first."""
     started, owner = time.time(), PROCESS_OWNER
 
-    def tx(conn: sqlite3.Connection) -> bool:
+    def tx(conn: Connection) -> bool:
         cur = conn.execute(
             "UPDATE jobs SET state = 'running', started_at = ?, owner = ? "
             "WHERE id = ? AND state = 'queued'",
@@ -173,7 +173,7 @@ async def mark_running(db: Database, rec: JobRecord) -> bool:
     return True
 
 
-def finish_job_in(conn: sqlite3.Connection, rec: JobRecord) -> bool:
+def finish_job_in(conn: Connection, rec: JobRecord) -> bool:
     """Write a job's final state inside the caller's transaction (with its settle or
     refund), as one conditional transition from queued/running. Returns False, having
     written nothing, if the job had already ended: the caller lost a race and must roll

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config import Settings
+from core.storage.db import url_secrets
 
 JOB_FIELDS = ("job_id", "guild_id", "member_id", "tool", "provider", "attempt", "latency_ms",
               "outcome", "error_type", "event")
@@ -90,7 +91,7 @@ def formatter(settings: Settings, *, json_lines: bool | None = None,
               fmt: str = PLAIN_FORMAT) -> logging.Formatter:
     """The configured formatter (JSON lines unless `[logging] json_lines = false`),
     scrubbing this process's secrets."""
-    secrets = settings.secrets.revealed()
+    secrets = settings.secrets.revealed() + url_secrets(str(settings.storage.database))
     use_json = settings.logging.json_lines if json_lines is None else json_lines
     return JsonFormatter(secrets) if use_json else PlainFormatter(secrets, fmt)
 

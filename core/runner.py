@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -28,13 +27,20 @@ from core.breaker import CircuitBreaker
 from core.chain import AttemptRecord, ProviderChain
 from core.config import Settings
 from core.credits import Credits
-from core.errors import AllProvidersFailed, InternalError, Interrupted, StudioError, UserError
+from core.errors import (
+    AllProvidersFailed,
+    InternalError,
+    Interrupted,
+    StorageError,
+    StudioError,
+    UserError,
+)
 from core.imaging import DecodedImage, decode_image
 from core.jobs import JobEvent, JobRecord, JobResult
 from core.metrics import Metrics
 from core.providers.base import ProviderRequest
-from core.storage.db import Database
-from core.storage.results import ResultStore, store_files
+from core.storage.db import Connection, Database
+from core.storage.results import BlobStore
 from core.tools.base import Params, parse_params
 
 log = logging.getLogger(__name__)
@@ -80,7 +86,7 @@ class JobRunner:
     """Runs jobs and writes their endings. `on_end(job, result, kind)` hears each
     ending exactly once (kind: done, failed or canceled)."""
 
-    def __init__(self, settings: Settings, db: Database, store: ResultStore, credits: Credits,
+    def __init__(self, settings: Settings, db: Database, store: BlobStore, credits: Credits,
                  chain: ProviderChain, metrics: Metrics, emit: Emit,
                  on_end: Callable[[LiveJob, JobResult, str], None]) -> None:
         self.settings = settings
@@ -129,11 +135,11 @@ class JobRunner:
         result store by the row's `input_key` (as a worker in another process would)."""
         rec = job.rec
         if rec.input_key and job.decoded is None:
-            job.input_bytes = await asyncio.to_thread(self.store.get, rec.input_key)
+            job.input_bytes = await self.store.get_async(rec.input_key)
             job.decoded = await asyncio.to_thread(self.decode, job.input_bytes)
             job.notes.extend(job.decoded.notes)
         if rec.input_key and job.input_bytes is None:
-            job.input_bytes = await asyncio.to_thread(self.store.get, rec.input_key)
+            job.input_bytes = await self.store.get_async(rec.input_key)
         loop = asyncio.get_running_loop()
         last = [0.0]
 
@@ -178,18 +184,25 @@ class JobRunner:
                       t0: float) -> None:
         """Store the files, then settle and record success in one transaction."""
         rec = job.rec
-        keys = await store_files(self.store, [(f.data, f.mime) for f in out.files])
+        try:
+            keys = await self.store.put_many([(f.data, f.mime) for f in out.files])
+        except StorageError as exc:  # the ending is claimed: end it failed, refunded
+            log.warning("job results not stored: %s", exc, extra=ctx(rec))
+            await self.fail(job, exc, t0)
+            return
         files = [{"key": k, "name": f.name, "mime": f.mime} for k, f in zip(keys, out.files, strict=True)]
         rec.state, rec.provider = "succeeded", provider
         rec.result_files, rec.result_data = files, out.data
         rec.note = "; ".join([*job.notes, *([out.note] if out.note else [])]) or None
 
-        def tx(conn: sqlite3.Connection) -> int:
+        def tx(conn: Connection) -> int:
             if not jobrows.finish_job_in(conn, rec) or not self.credits.settle_in(conn, rec.id):
                 raise _EndingLost(rec.id)
             conn.execute(
-                "INSERT OR REPLACE INTO cache (key, tool, provider, files, data, note, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO cache (key, tool, provider, files, data, note, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "tool = excluded.tool, provider = excluded.provider, files = excluded.files, "
+                "data = excluded.data, note = excluded.note, created_at = excluded.created_at",
                 (rec.cache_key, rec.tool, provider, json.dumps(files), json.dumps(out.data),
                  out.note, time.time()),
             )
@@ -217,7 +230,7 @@ class JobRunner:
             rec.error_type, rec.error_message = "Canceled", "canceled"
         rec.state = state
 
-        def tx(conn: sqlite3.Connection) -> int:
+        def tx(conn: Connection) -> int:
             if not jobrows.finish_job_in(conn, rec):
                 raise _EndingLost(rec.id)
             self.credits.refund_in(conn, rec.id, reason=f"job {state}")
@@ -235,7 +248,7 @@ class JobRunner:
                     "canceled" if state == "canceled" else "failed")
 
     async def _commit_ending(self, job: LiveJob,
-                             tx: Callable[[sqlite3.Connection], int]) -> int | None:
+                             tx: Callable[[Connection], int]) -> int | None:
         """Run a job's ending transaction (shielded: a cancel cannot tear it in half);
         the member's balance after it, or None when the row had already ended elsewhere
         (then what the database says has been reported instead)."""
@@ -261,7 +274,8 @@ class JobRunner:
         return JobResult(
             job_id=rec.id, tool=rec.tool, status=rec.state, provider=rec.provider,
             credits_charged=rec.cost if ok else 0, balance=balance,
-            files=[self.store.path(f["key"]) for f in rec.result_files],
+            files=[p for f in rec.result_files if (p := self.store.local_path(f["key"]))],
+            file_keys=[f["key"] for f in rec.result_files],
             file_names=[f["name"] for f in rec.result_files],
             data=rec.result_data, note=rec.note, fallback_reason=fallback, error=error,
             elapsed_ms=int((end - rec.created_at) * 1000), cached=cached,
@@ -271,8 +285,12 @@ class JobRunner:
     async def recover(self, rec: JobRecord, resumable: bool) -> LiveJob | None:
         """A job a crash left queued/running: a LiveJob to queue again when it can be
         resumed (`resumable` and its input still decodes), else refunded here (None)."""
-        data = (self.store.get(rec.input_key)
-                if rec.input_key and self.store.exists(rec.input_key) else None)
+        data = None
+        if rec.input_key:
+            try:
+                data = await self.store.get_async(rec.input_key)
+            except (FileNotFoundError, StorageError):
+                data = None
         decoded = None
         if resumable and data is not None:
             try:
@@ -285,7 +303,7 @@ class JobRunner:
             rec.state, rec.error_type = "failed", "Interrupted"
             rec.error_message = "interrupted by a restart"
 
-            def tx(conn: sqlite3.Connection) -> None:
+            def tx(conn: Connection) -> None:
                 self.credits.refund_in(conn, rec.id, reason="interrupted by a restart")
                 jobrows.finish_job_in(conn, rec)
 

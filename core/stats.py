@@ -1,4 +1,4 @@
-"""Stats per tool and provider, derived from SQLite (so `studio stats` in another
+"""Stats per tool and provider, derived from the database (so `studio stats` in another
 process sees the bot's figures) plus live circuit-breaker state."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ async def collect_stats(
     given)."""
     tools = [dict(r) for r in await db.fetchall(
         "SELECT tool, COALESCE(provider, '-') AS provider, COUNT(*) AS runs, "
-        "SUM(state = 'succeeded') AS successes, SUM(state = 'failed') AS failures, "
-        "SUM(state = 'canceled') AS canceled, "
+        "SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END) AS successes, "
+        "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failures, "
+        "SUM(CASE WHEN state = 'canceled' THEN 1 ELSE 0 END) AS canceled, "
         "CAST(AVG(CASE WHEN state = 'succeeded' THEN (finished_at - created_at) * 1000 END) "
         "AS INTEGER) AS avg_latency_ms, "
         "SUM(CASE WHEN state = 'succeeded' THEN cost ELSE 0 END) AS credits "
@@ -28,11 +29,13 @@ async def collect_stats(
         "SELECT tool, error_type, COUNT(*) AS n FROM jobs WHERE state = 'failed' "
         "GROUP BY tool, error_type ORDER BY tool, n DESC")]
     providers = [dict(r) for r in await db.fetchall(
-        "SELECT provider, COUNT(*) AS attempts, SUM(outcome = 'ok') AS ok, "
-        "SUM(outcome = 'transient') AS transient, SUM(outcome = 'permanent') AS permanent, "
-        "SUM(outcome = 'timeout') AS timeouts, SUM(outcome = 'rejected') AS rejected, "
+        "SELECT provider, COUNT(*) AS attempts, SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok, "
+        "SUM(CASE WHEN outcome = 'transient' THEN 1 ELSE 0 END) AS transient, "
+        "SUM(CASE WHEN outcome = 'permanent' THEN 1 ELSE 0 END) AS permanent, "
+        "SUM(CASE WHEN outcome = 'timeout' THEN 1 ELSE 0 END) AS timeouts, "
+        "SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected, "
         "CAST(AVG(latency_ms) AS INTEGER) AS avg_latency_ms, "
-        "ROUND(SUM(cost_usd), 4) AS cost_usd, SUM(upstream_credits) AS upstream_credits "
+        "ROUND(CAST(SUM(cost_usd) AS NUMERIC), 4) AS cost_usd, SUM(upstream_credits) AS upstream_credits "
         "FROM provider_attempts GROUP BY provider ORDER BY provider")]
     circuits = {str(r[0]): {"circuit": r[1], "failures": r[2], "last_error": r[3]}
                 for r in await db.fetchall(
@@ -72,6 +75,17 @@ def _per_provider(circuits: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
 
 
 CHART_DAYS = 14
+# Runs and credits per UTC day (YYYY-MM-DD) and tool; the day of an epoch-seconds
+# column is written per backend.
+_RUNS_BY_DAY = {
+    dialect: f"SELECT {day} AS day, tool, COUNT(*) AS runs, "  # noqa: S608 - constants only
+             "SUM(CASE WHEN state = 'succeeded' THEN cost ELSE 0 END) AS credits "
+             "FROM jobs WHERE created_at >= ? GROUP BY day, tool"
+    for dialect, day in (
+        ("sqlite", "date(created_at, 'unixepoch')"),
+        ("postgres", "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+    )
+}
 
 
 async def daily_figures(db: Database, days: int = CHART_DAYS,
@@ -94,10 +108,7 @@ async def daily_figures(db: Database, days: int = CHART_DAYS,
     index = {day: i for i, day in enumerate(labels)}
     runs: dict[str, list[int]] = {}
     spent: dict[str, list[int]] = {}
-    for r in await db.fetchall(
-            "SELECT date(created_at, 'unixepoch') AS day, tool, COUNT(*) AS runs, "
-            "SUM(CASE WHEN state = 'succeeded' THEN cost ELSE 0 END) AS credits "
-            "FROM jobs WHERE created_at >= ? GROUP BY day, tool", (since,)):
+    for r in await db.fetchall(_RUNS_BY_DAY[db.dialect], (since,)):
         if r["day"] in index:
             runs.setdefault(r["tool"], [0] * days)[index[r["day"]]] = int(r["runs"])
             spent.setdefault(r["tool"], [0] * days)[index[r["day"]]] = int(r["credits"] or 0)

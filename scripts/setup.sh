@@ -16,10 +16,12 @@ command -v npm >/dev/null || need_apt+=(nodejs npm)   # `npm pack` fetches the I
 for pkg in fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
+# Postgres 15 for the tests and `[storage] database = "postgresql://..."` (only with --dev)
+[ -n "$extras" ] && [ ! -x /usr/lib/postgresql/15/bin/initdb ] && need_apt+=(postgresql-15)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing system packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}

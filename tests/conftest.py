@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from core.config import Settings, load_settings
+from tests.pg import pg_cluster, pg_database, pg_url  # noqa: F401 - Postgres fixtures
+from tests.s3 import s3_bucket, s3_server  # noqa: F401 - a local S3 (moto)
 
 
 @pytest.fixture

@@ -1,8 +1,15 @@
-"""SQLite connection: WAL, numbered migrations tracked with PRAGMA user_version.
+"""The database behind one small API, on SQLite (the default) or Postgres.
 
-One plain `sqlite3` connection per process, owned by one database thread (a
+`Database.open(target)` picks the backend in one place: a path is an SQLite file
+(this module), a `postgresql://` URL is a Postgres server (core/storage/postgres.py).
+Both run the same `?`-placeholder SQL: a write is `run_tx(fn)`, where `fn(conn)`
+gets a `Connection` whose `execute(sql, params)` returns a cursor (fetchone,
+fetchall, rowcount) with rows indexable by position and by column name.
+
+SQLite: one plain `sqlite3` connection per process, owned by one database thread (a
 `DatabaseThread`, which hands results back in batches): every statement, read or
-write, runs on that thread, one at a time. A write is `run_tx(fn)`: the whole transaction (`BEGIN IMMEDIATE`,
+write, runs on that thread, one at a time. Transactions queued together share one
+commit (group commit, core/storage/transactions.py). A write is `run_tx(fn)`: the whole transaction (`BEGIN IMMEDIATE`,
 `fn(conn)`, `COMMIT`, or `ROLLBACK` if `fn` raises) runs in one trip to the thread,
 so no other statement from this process can interleave with it, and `BEGIN
 IMMEDIATE` keeps a write that reads first from racing another process.
@@ -18,23 +25,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from importlib import resources
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.errors import StorageError
+from core.storage.common import is_postgres_url, migrations, scrub_url, url_secrets
 from core.storage.db_thread import DatabaseThread
 from core.storage.transactions import CallbackSlot, Tx, run_group
 
+if TYPE_CHECKING:
+    from core.config import Settings
+
+__all__ = ["Connection", "Cursor", "Database", "Row", "SqliteDatabase", "describe",
+           "is_postgres_url", "migrations", "open_database", "scrub_url", "sql_statements",
+           "upgrade_connection", "url_secrets"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Row = sqlite3.Row  # what `fetchone` / `fetchall` return: indexable by position and name
+# What `fetchone` / `fetchall` return: `sqlite3.Row`, or a Postgres row (a tuple that
+# also indexes by column name); both support `row[0]`, `row["name"]`, `dict(row)`.
+Row = Any
 
-_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write lock
 # Per-connection settings (WAL is a property of the file, set once in `_prepare_file`).
 _CONNECTION_PRAGMAS = (
@@ -44,19 +57,95 @@ _CONNECTION_PRAGMAS = (
 )
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every bundled migration, in order."""
-    folder = resources.files("core.storage") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        m = _MIGRATION_RE.match(entry.name)
-        if m:
-            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+class Cursor(Protocol):
+    """What `Connection.execute` returns (an `sqlite3.Cursor` or a psycopg cursor)."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
 
 
-class Database:
+class Connection(Protocol):
+    """What a `run_tx` function gets: `execute(sql, params)` with `?` placeholders."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor:
+        """Run one statement with `?` placeholders bound to `parameters`."""
+
+
+async def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
+    """The configured database (`[storage] database`: a path or a `postgresql://` URL,
+    `[storage] pool_size`), upgraded unless `upgrade=False`. Raises StorageError."""
+    return await Database.open(settings.database_target, upgrade=upgrade,
+                               pool_size=settings.storage.pool_size)
+
+
+def describe(target: Path | str) -> str:
+    """`target` for messages: the file path, or the URL without its password."""
+    return scrub_url(target) if isinstance(target, str) and is_postgres_url(target) else str(target)
+
+
+class Database(Protocol):
+    """The storage API both backends provide (`SqliteDatabase` here, `PostgresDatabase`
+    in core/storage/postgres.py); `Database.open` chooses one.
+
+    `dialect` is "sqlite" or "postgres", for the rare statement written per backend.
+    """
+
+    dialect: str
+
+    @classmethod
+    async def open(cls, target: Path | str, *, upgrade: bool = True,
+                   pool_size: int = 10) -> Database:
+        """Open the database at `target`: an SQLite file path (created if needed) or a
+        `postgresql://` URL (a pool of up to `pool_size` connections). Migrations are
+        applied unless `upgrade=False`.
+
+        Raises StorageError (one line naming the file or the scrubbed URL, and the problem).
+        """
+        if is_postgres_url(target):
+            from core.storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(target), upgrade=upgrade,
+                                                  pool_size=pool_size)
+        return await SqliteDatabase.open_file(Path(target), upgrade=upgrade)
+
+    async def close(self) -> None:
+        """Release the connections and threads; closing twice is a no-op."""
+
+    async def version(self) -> int:
+        """The schema version: the number of the last migration applied."""
+
+    async def upgrade(self) -> list[str]:
+        """Apply pending migrations; returns the names applied. Raises StorageError."""
+
+    async def run_tx(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn(conn)` in one transaction (rolled back if it raises), then the
+        `after_commit` callbacks it registered; returns what `fn` returned."""
+
+    def after_commit(self, cb: Callable[[], None]) -> None:
+        """Run `cb` once the current transaction commits (never if it rolls back).
+        Called from inside a `run_tx` function."""
+
+    async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
+        """The first row of a read, or None."""
+
+    async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
+        """Every row of a read."""
+
+    async def execute(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """A single write statement, in its own transaction."""
+
+
+class SqliteDatabase(Database):
     """One `sqlite3` connection on its own thread; see the module docstring."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, thread: DatabaseThread, path: Path) -> None:
         self._conn = conn  # touched only on `self._thread`
@@ -67,7 +156,7 @@ class Database:
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path, *, upgrade: bool = True) -> Database:
+    async def open_file(cls, path: Path, *, upgrade: bool = True) -> SqliteDatabase:
         """Open (creating if needed) the database at `path`, upgraded unless `upgrade=False`.
 
         Start-up work (folder, WAL mode, migrations) runs first on a short-lived plain
@@ -112,7 +201,7 @@ class Database:
         (empty when another process got there first). Raises StorageError."""
         return await self._call(lambda: upgrade_connection(self._conn, self.path))
 
-    async def run_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_tx(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn(conn)` as one transaction on the database thread (rolled back if it
         raises), then the `after_commit` callbacks it registered. Every write goes
         through here. Transactions queued together share one commit (group commit,

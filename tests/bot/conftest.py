@@ -145,7 +145,8 @@ async def world() -> AsyncIterator[World]:
 
 
 def write_config(
-    world: World, folder: Path, extra: str = "", *, security: str = "", dev_guild: bool = True
+    world: World, folder: Path, extra: str = "", *, security: str = "", dev_guild: bool = True,
+    storage: str = "",
 ) -> Path:
     fake = world.fake
     guild_line = f"dev_guild_id = {world.guild.id}" if dev_guild else ""
@@ -155,6 +156,7 @@ def write_config(
 [storage]
 database = "studio.db"
 results_dir = "results"
+{storage}
 
 [discord]
 api_base = "{fake.api_base}"
@@ -172,9 +174,12 @@ attachment_hosts = ["{fake.host}"]
     return path
 
 
-def load(world: World, folder: Path, extra: str = "", **kw: Any) -> Settings:
+def load(
+    world: World, folder: Path, extra: str = "", env: dict[str, str] | None = None, **kw: Any
+) -> Settings:
     return load_settings(
-        write_config(world, folder, extra, **kw), env={"DISCORD_TOKEN": world.fake.token}
+        write_config(world, folder, extra, **kw),
+        env={"DISCORD_TOKEN": world.fake.token, **(env or {})},
     )
 
 
@@ -186,6 +191,8 @@ async def studio(world: World, tmp_path: Path) -> AsyncIterator[StartStudio]:
     """`await studio(provider=None, extra="[credits]\\nstarting = 3")` -> a ready StudioBot.
 
     `provider` replaces `local`; pass `provider=False` for the real local tools.
+    `storage` adds lines to `[storage]`, `env` to the environment (e.g. an S3 store);
+    `dev_guild=False` syncs the commands globally; `options` go to `start_bot`.
     """
     bots: list[StudioBot] = []
 
@@ -195,9 +202,13 @@ async def studio(world: World, tmp_path: Path) -> AsyncIterator[StartStudio]:
         *,
         security: str = "",
         folder: Path | None = None,
+        storage: str = "",
+        env: dict[str, str] | None = None,
+        dev_guild: bool = True,
         **options: Any,
     ) -> StudioBot:
-        settings = load(world, folder or tmp_path, extra, security=security)
+        settings = load(world, folder or tmp_path, extra, env, security=security, storage=storage,
+                        dev_guild=dev_guild)
         engine = None
         if provider is not False:
             local = provider if isinstance(provider, Provider) else Scripted()

@@ -4,6 +4,9 @@ One aiohttp server plays three parts:
 
 * the gateway (``/gateway``): HELLO, IDENTIFY -> READY + GUILD_CREATE,
   heartbeats -> ACK, RESUME -> RESUMED, and INTERACTION_CREATE dispatches;
+  sharded sessions (IDENTIFY with ``shard: [id, count]``) get only their guilds
+  (``(guild_id >> 22) % count``), and a guild's interactions go to its shard's
+  socket (DMs to shard 0); ``identify_log`` records when each shard identified;
 * the REST API under ``/api/v10``: the routes the bot uses (login, command
   sync, interaction callbacks, webhook followups and edits, channel messages),
   JSON or multipart (``payload_json`` + ``files[i]``);
@@ -121,6 +124,9 @@ class FakeDiscord(RestRoutes):
         self.late_acks: list[str] = []
         self.rejected: list[str] = []  # callbacks/webhook calls the fake refused (for debugging)
         self.identifies: list[dict[str, Any]] = []
+        self.identify_log: list[tuple[float, int, int]] = []  # (monotonic s, shard id, count)
+        self.shard_count = 1  # of the sessions identified so far
+        self.shard_sockets: dict[int, web.WebSocketResponse] = {}
         self.resumes: list[dict[str, Any]] = []
         self.heartbeats: list[float] = []
         self.heartbeat_acks = 0
@@ -190,8 +196,14 @@ class FakeDiscord(RestRoutes):
 
     # -- world building ------------------------------------------------------
 
-    def add_guild(self, name: str = "Test Server") -> FakeGuild:
+    def add_guild(self, name: str = "Test Server", *, shard: tuple[int, int] | None = None
+                  ) -> FakeGuild:
+        """A guild; `shard=(id, count)` picks an id that Discord routes to that shard."""
         gid = self.snowflake()
+        if shard is not None:
+            ms, low = int(gid) >> 22, int(gid) & 0x3FFFFF
+            ms += (shard[0] - ms) % shard[1]
+            gid = str((ms << 22) | low)
         guild = FakeGuild(id=gid, name=name, owner_id="1")
         guild.roles.append(FakeRole(id=gid, name="@everyone", permissions=MEMBER_PERMISSIONS))
         self.guilds[gid] = guild
@@ -374,7 +386,7 @@ class FakeDiscord(RestRoutes):
         attachment_size_limit: int | None,
         message: FakeMessage | None = None,
     ) -> FakeInteraction:
-        ws = await self._connected()
+        ws = await self._connected(channel.guild_id)
         iid, token = self.snowflake(), f"itoken-{next(self._ids)}"
         payload: dict[str, Any] = {
             "id": iid,
@@ -451,7 +463,16 @@ class FakeDiscord(RestRoutes):
 
     # -- gateway ---------------------------------------------------------------
 
-    async def _connected(self) -> web.WebSocketResponse:
+    def shard_of(self, guild_id: str | None) -> int:
+        """The shard that gets `guild_id`'s events (DMs: shard 0)."""
+        return (int(guild_id) >> 22) % self.shard_count if guild_id else 0
+
+    async def _connected(self, guild_id: str | None = None) -> web.WebSocketResponse:
+        if self.shard_count > 1:  # the socket of the guild's shard
+            shard = self.shard_of(guild_id)
+            return await self.wait_for(
+                lambda: (ws := self.shard_sockets.get(shard)) is not None and not ws.closed
+                and ws)
         await asyncio.wait_for(self._ws_ready.wait(), 10)
         assert self._ws is not None
         return self._ws
@@ -499,18 +520,24 @@ class FakeDiscord(RestRoutes):
             await ws.close(code=4004, message=b"Authentication failed.")
             return
         self.identifies.append(data)
+        shard_id, self.shard_count = data.get("shard") or (0, 1)
+        self.identify_log.append((time.monotonic(), shard_id, self.shard_count))
+        self.shard_sockets[shard_id] = ws
+        guilds = [g for gid, g in self.guilds.items() if self.shard_of(gid) == shard_id]
         self._ws = ws
         self._seq = 0
         ready = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": g, "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": g.id, "unavailable": True} for g in guilds],
             "session_id": self._session_id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": self.app_id, "flags": 0},
             "private_channels": [],
             "relationships": [],
         }
+        if self.shard_count > 1:
+            ready["shard"] = [shard_id, self.shard_count]
         await self._dispatch(ws, "READY", ready)
         bot_member = {
             "user": self.bot_user,
@@ -520,6 +547,6 @@ class FakeDiscord(RestRoutes):
             "mute": False,
             "flags": 0,
         }
-        for guild in self.guilds.values():
+        for guild in guilds:
             await self._dispatch(ws, "GUILD_CREATE", guild.payload(bot_member))
         self._ws_ready.set()

@@ -69,7 +69,7 @@ def test_bad_config_is_one_line(workdir: Path, capsys: pytest.CaptureFixture[str
 
 def test_credits_db_and_stats(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
-    assert "version 2" in capsys.readouterr().out
+    assert "version 3" in capsys.readouterr().out
     assert main(["credits", "grant", "alice", "7", "--guild", "g1", "--reason", "prize"]) == 0
     assert "balance 7" in capsys.readouterr().out
     assert main(["credits", "balance", "alice", "--guild", "g1"]) == 0

@@ -1,4 +1,5 @@
-"""The ledger over real SQLite files: holds, settle, refund-once, daily, grant/revoke."""
+"""The ledger over real SQLite files and a real Postgres database (each test runs on
+both): holds, settle, refund-once, daily, grant/revoke."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from core.errors import InsufficientCredits, InvalidInput, UserError
 from core.storage.db import Database
 
 
-async def _credits(path: Path, starting: int = 10, daily: int = 5) -> Credits:
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where each test's ledger lives: an SQLite file, or a fresh Postgres database."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_database")
+        return url
+    return tmp_path / "c.db"
+
+
+async def _credits(path: Path | str, starting: int = 10, daily: int = 5) -> Credits:
     db = await Database.open(path)
     return Credits(db, starting=lambda _g: starting, daily=lambda _g: daily)
 
@@ -39,11 +49,11 @@ async def _ledger_sum(db: Database, guild: str, member: str) -> int:
     return int(row[0])
 
 
-async def test_200_concurrent_holds_settle_exactly_50(tmp_path: Path) -> None:
+async def test_200_concurrent_holds_settle_exactly_50(db_target: Path | str) -> None:
     cost = 3
     # two connections on the same file, as two processes would have
-    a = await _credits(tmp_path / "c.db", starting=0)
-    b = await _credits(tmp_path / "c.db", starting=0)
+    a = await _credits(db_target, starting=0)
+    b = await _credits(db_target, starting=0)
     await a.grant("g", "m", 50 * cost, actor="mod")
 
     async def one(i: int) -> str:
@@ -67,8 +77,8 @@ async def test_200_concurrent_holds_settle_exactly_50(tmp_path: Path) -> None:
     await b.db.close()
 
 
-async def test_refund_is_exactly_once(tmp_path: Path) -> None:
-    c = await _credits(tmp_path / "c.db", starting=10)
+async def test_refund_is_exactly_once(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=10)
     await _hold(c, "g", "m", 4, "job1")
     assert await c.balance("g", "m") == 6
     assert await _refund(c, "job1", "provider failed") is True
@@ -80,8 +90,8 @@ async def test_refund_is_exactly_once(tmp_path: Path) -> None:
     await c.db.close()
 
 
-async def test_insufficient_credits_moves_nothing(tmp_path: Path) -> None:
-    c = await _credits(tmp_path / "c.db", starting=2)
+async def test_insufficient_credits_moves_nothing(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=2)
     with pytest.raises(InsufficientCredits) as info:
         await _hold(c, "g", "m", 5, "job1")
     assert info.value.balance == 2
@@ -91,8 +101,8 @@ async def test_insufficient_credits_moves_nothing(tmp_path: Path) -> None:
     await c.db.close()
 
 
-async def test_daily_once_per_utc_day(tmp_path: Path) -> None:
-    c = await _credits(tmp_path / "c.db", starting=10, daily=5)
+async def test_daily_once_per_utc_day(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=10, daily=5)
     assert await c.claim_daily("g", "m") == (5, 15)
     with pytest.raises(UserError, match="already claimed"):
         await c.claim_daily("g", "m")
@@ -102,8 +112,8 @@ async def test_daily_once_per_utc_day(tmp_path: Path) -> None:
     await c.db.close()
 
 
-async def test_grant_revoke_never_below_zero(tmp_path: Path) -> None:
-    c = await _credits(tmp_path / "c.db", starting=3)
+async def test_grant_revoke_never_below_zero(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=3)
     assert await c.grant("g", "m", 7, actor="mod", reason="event prize") == 10
     assert await c.revoke("g", "m", 25, actor="mod") == (10, 0)
     assert await c.revoke("g", "m", 1, actor="mod") == (0, 0)
@@ -117,8 +127,8 @@ async def test_grant_revoke_never_below_zero(tmp_path: Path) -> None:
     await c.db.close()
 
 
-async def test_top_orders_by_balance(tmp_path: Path) -> None:
-    c = await _credits(tmp_path / "c.db", starting=0)
+async def test_top_orders_by_balance(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=0)
     for member, amount in (("a", 5), ("b", 50), ("c", 20)):
         await c.grant("g", member, amount, actor="mod")
     await c.grant("other", "z", 999, actor="mod")
@@ -126,10 +136,10 @@ async def test_top_orders_by_balance(tmp_path: Path) -> None:
     await c.db.close()
 
 
-async def test_randomized_run_ledger_matches_balances(tmp_path: Path) -> None:
+async def test_randomized_run_ledger_matches_balances(db_target: Path | str) -> None:
     """A seeded random mix of every operation, concurrently: sum(deltas) == balance."""
     rng = random.Random(1234)
-    c = await _credits(tmp_path / "c.db", starting=10, daily=5)
+    c = await _credits(db_target, starting=10, daily=5)
     wallets = [("g1", "a"), ("g1", "b"), ("g2", "a"), ("g2", "c")]
     held: list[str] = []
 

@@ -1,4 +1,4 @@
-"""The engine over real SQLite with scripted providers."""
+"""The engine over real SQLite, and over Postgres, with scripted providers."""
 
 from __future__ import annotations
 
@@ -26,6 +26,19 @@ from core.errors import (
 from core.jobs import JobEvent
 from core.operator import run_as_operator
 from tests.core.scripted import ScriptedLocal, ScriptedRemote
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_settings(request: pytest.FixtureRequest, make_settings: Any) -> Any:
+    """Every test here runs on SQLite, then on a fresh Postgres database."""
+    if request.param == "sqlite":
+        return make_settings
+    url = request.getfixturevalue("pg_database")
+
+    def make(env: dict[str, str] | None = None, **overrides: Any) -> Any:
+        return make_settings(env, **{"storage__database": url, **overrides})
+
+    return make
 
 
 def crop(image: bytes, member: str = "m", **kw: Any) -> JobRequest:

@@ -1,5 +1,5 @@
 """Ledger amounts stay in 0..MAX_CREDITS (issue 14, finding 9): nothing near 2^63
-reaches SQLite, and every refusal is a clear error naming the field, never a traceback."""
+reaches the database (SQLite or Postgres), and every refusal is a clear error naming the field, never a traceback."""
 
 from __future__ import annotations
 
@@ -17,8 +17,17 @@ from core.storage.db import Database
 HUGE = [2**63 - 1, 2**63, 2**64, -(2**63) - 1]
 
 
-async def _credits(tmp_path: Path, starting: int = 10, daily: int = 5) -> Credits:
-    db = await Database.open(tmp_path / "c.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Each ledger test runs on an SQLite file, then on a fresh Postgres database."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_database")
+        return url
+    return tmp_path / "c.db"
+
+
+async def _credits(target: Path | str, starting: int = 10, daily: int = 5) -> Credits:
+    db = await Database.open(target)
     return Credits(db, starting=lambda _g: starting, daily=lambda _g: daily)
 
 
@@ -28,8 +37,8 @@ async def _rows(c: Credits) -> list[tuple[str, int, int]]:
 
 
 @pytest.mark.parametrize("amount", [*HUGE, 0, -1, MAX_GRANT + 1])
-async def test_grant_and_revoke_refuse_out_of_range_amounts(tmp_path: Path, amount: int) -> None:
-    c = await _credits(tmp_path)
+async def test_grant_and_revoke_refuse_out_of_range_amounts(db_target: Path | str, amount: int) -> None:
+    c = await _credits(db_target)
     try:
         with pytest.raises(InvalidInput) as grant:
             await c.grant("g", "m", amount, "mod")
@@ -44,8 +53,8 @@ async def test_grant_and_revoke_refuse_out_of_range_amounts(tmp_path: Path, amou
         await c.db.close()
 
 
-async def test_grants_stop_at_the_maximum_balance(tmp_path: Path) -> None:
-    c = await _credits(tmp_path, starting=MAX_CREDITS - 5)
+async def test_grants_stop_at_the_maximum_balance(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=MAX_CREDITS - 5)
     try:
         assert await c.grant("g", "m", 5, "mod") == MAX_CREDITS
         with pytest.raises(InvalidInput, match="would go above the maximum") as exc:
@@ -58,8 +67,8 @@ async def test_grants_stop_at_the_maximum_balance(tmp_path: Path) -> None:
         await c.db.close()
 
 
-async def test_daily_claim_at_the_maximum_is_refused_cleanly(tmp_path: Path) -> None:
-    c = await _credits(tmp_path, starting=MAX_CREDITS - 2, daily=5)
+async def test_daily_claim_at_the_maximum_is_refused_cleanly(db_target: Path | str) -> None:
+    c = await _credits(db_target, starting=MAX_CREDITS - 2, daily=5)
     try:
         with pytest.raises(UserError, match="at the maximum of 1,000,000,000 credits"):
             await c.claim_daily("g", "m")
@@ -73,9 +82,9 @@ async def test_daily_claim_at_the_maximum_is_refused_cleanly(tmp_path: Path) -> 
     (2**63, 5, "starting_credits"), (10, 2**63 - 1, "daily_credits"), (-1, 5, "starting_credits"),
 ])
 async def test_out_of_range_starting_or_daily_names_the_field(
-    tmp_path: Path, starting: int, daily: int, field: str
+    db_target: Path | str, starting: int, daily: int, field: str
 ) -> None:
-    c = await _credits(tmp_path, starting=starting, daily=daily)
+    c = await _credits(db_target, starting=starting, daily=daily)
     try:
         with pytest.raises(InvalidInput) as exc:
             await c.claim_daily("g", "m")
@@ -89,8 +98,8 @@ async def test_out_of_range_starting_or_daily_names_the_field(
 
 
 @pytest.mark.parametrize("amount", [MAX_CREDITS + 1, 2**63, -1])
-async def test_a_hold_out_of_range_names_the_cost(tmp_path: Path, amount: int) -> None:
-    c = await _credits(tmp_path)
+async def test_a_hold_out_of_range_names_the_cost(db_target: Path | str, amount: int) -> None:
+    c = await _credits(db_target)
     try:
         with pytest.raises(InvalidInput) as exc:
             await c.db.run_tx(lambda conn: c.hold_in(conn, "g", "m", amount, "job1"))
