@@ -41,7 +41,13 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks.cold_probe import HEAVY
-from benchmarks.palette import camera_jpeg, mean_delta_e, pylette, sample_images
+from benchmarks.palette import (
+    camera_jpeg,
+    mean_delta_e,
+    pylette,
+    pylette_one_thread,
+    sample_images,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIO = [sys.executable, "-m", "core.cli"]
@@ -80,15 +86,17 @@ def _run(argv: list[str], cwd: Path) -> tuple[float, list[dict[str, object]], li
 
 
 def _tools_table(args: argparse.Namespace, work: Path, images: list[Path],
-                 small: list[Path]) -> list[str]:
+                 small: list[Path]) -> tuple[list[str], dict[str, float]]:
     rows = ["| tool | cold, one-input process | warm, per image between results | "
             "warm, the job's elapsed_ms |", "|---|---:|---:|---:|"]
     print("\n".join(rows))
+    colds: dict[str, float] = {}
     for tool in args.tools:
         inputs = (PROMPTS[:args.images + 1] if tool == "design"
                   else [str(p) for p in (small if tool == "upscale" else images)])
         common = ["--json", "--config", "config.toml", "-o", f"out-{tool}/", *OPTIONS[tool]]
         cold, _, _ = _run(["run", tool, inputs[-1], *common], work)
+        colds[tool] = cold
         _, lines, stamps = _run(["run", tool, *inputs[:-1], *common], work)
         statuses = {str(line["status"]) for line in lines}
         assert statuses == {"succeeded"}, (tool, lines)
@@ -96,12 +104,13 @@ def _tools_table(args: argparse.Namespace, work: Path, images: list[Path],
         job = statistics.median(float(str(line["elapsed_ms"])) for line in lines[1:]) / 1000
         rows.append(f"| {tool} | {cold:.2f} s | {gap:.3f} s | {job:.3f} s |")
         print(rows[-1], flush=True)
-    return rows
+    return rows, colds
 
 
 async def _engine_vs_pylette(raws: list[bytes], work: Path) -> dict[str, list[float]]:
-    """Each JPEG through a warm Engine (as the bot runs it) and through warm Pylette,
-    alternating; times (s) and mean ΔE2000 (benchmarks/palette.py's measure) of each."""
+    """Each JPEG through a warm Engine (as the bot runs it), then warm Pylette with its
+    default threads and held to one thread, alternating image by image; times (s) and
+    mean ΔE2000 (benchmarks/palette.py's measure) of each."""
     from core.cli_commands import open_engine
     from core.cli_output import CLI_GUILD, CLI_MEMBER
     from core.config import load_settings
@@ -112,90 +121,125 @@ async def _engine_vs_pylette(raws: list[bytes], work: Path) -> dict[str, list[fl
                                                     results=work / "engine-results"))
     engine = await open_engine(load_settings(work / "engine.toml"))
     params = {"colors": 6, "include_neutral": True}  # as Pylette: 6 colours, greys included
-    out: dict[str, list[float]] = {"ours": [], "pylette": [], "ours_de": [], "pylette_de": []}
+    out: dict[str, list[float]] = {k: [] for k in REFS}
     try:
         for i, raw in enumerate(raws):
             t = time.perf_counter()
             result = await run_as_operator(engine, JobRequest(
                 CLI_GUILD, CLI_MEMBER, "palette", params, image=raw, source="cli"))
-            ours = time.perf_counter() - t
-            t = time.perf_counter()
-            theirs = pylette(raw)
-            ref = time.perf_counter() - t
+            timed = {"ours": time.perf_counter() - t}
             if not result.ok:
                 raise SystemExit(f"palette failed: {result.error}")
+            palettes = {"ours": [tuple(c["rgb"]) for c in result.data["colors"]]}
+            for name, fn in (("pylette", pylette), ("pylette1", pylette_one_thread)):
+                t = time.perf_counter()
+                palettes[name] = fn(raw)
+                timed[name] = time.perf_counter() - t
             if i == 0:
                 continue  # the warm-up: imports, worker start, Pylette's first call
-            rgbs = [tuple(c["rgb"]) for c in result.data["colors"]]
-            out["ours"].append(ours)
-            out["pylette"].append(ref)
-            out["ours_de"].append(mean_delta_e(raw, rgbs))
-            out["pylette_de"].append(mean_delta_e(raw, theirs))
+            for name, seconds in timed.items():
+                out[name].append(seconds)
+                out[f"{name}_de"].append(mean_delta_e(raw, palettes[name]))
     finally:
         await engine.close()
     return out
+
+
+REFS = ("ours", "pylette", "pylette1", "ours_de", "pylette_de", "pylette1_de")
 
 
 def _palette_section(work: Path, images: int) -> list[str]:
     samples = list(sample_images().values())
     raws = [camera_jpeg(samples[i % 4][..., :3], seed=100 + i) for i in range(images + 1)]
     m = asyncio.run(_engine_vs_pylette(raws, work))
-    ours, ref = statistics.median(m["ours"]), statistics.median(m["pylette"])
+    med = {k: statistics.median(m[k]) for k in ("ours", "pylette", "pylette1")}
+    ref = min(med["pylette"], med["pylette1"])
+    per_image = [a / min(b, c) for a, b, c in zip(m["ours"], m["pylette"], m["pylette1"],
+                                                   strict=True)]
+    names = {"ours": "Luneo palette through the engine",
+             "pylette": "Pylette 6.0.0 (k-means, default threads)",
+             "pylette1": "Pylette 6.0.0 (k-means, 1 thread)"}
     lines = ["", "## Palette, warm, as the bot runs it", "",
-             f"{len(m['ours'])} fresh ~12 MP JPEGs, each through a warm Engine in this "
-             "process (`engine.run`: admission with its decode, the worker, the result "
-             "stored) and then through warm Pylette 6.0.0 on the same bytes; 6 colours, "
-             "greys included, ΔE2000 as in benchmarks/palette.py.", "",
+             f"{len(m['ours'])} fresh ~12 MP JPEGs (after one warm-up each), each through a "
+             "warm Engine in this process (`engine.run`: admission with its decode, the "
+             "worker, the swatch PNG and result stored) and then through warm Pylette on the "
+             "same bytes, alternating, so load from other work falls on all alike; 6 colours, "
+             "greys included; ΔE2000 as in benchmarks/palette.py (lower is better).", "",
              "| method | median time per image | mean ΔE2000 |", "|---|---:|---:|",
-             f"| Luneo palette through the engine | {ours:.3f} s | "
-             f"{statistics.mean(m['ours_de']):.2f} |",
-             f"| Pylette 6.0.0 (k-means) | {ref:.3f} s | "
-             f"{statistics.mean(m['pylette_de']):.2f} |", "",
-             f"Ratio: {ours / ref:.2f}x Pylette's time (target: at most 0.25x); "
-             f"per image: {', '.join(f'{a / b:.2f}' for a, b in zip(m['ours'], m['pylette'], strict=True))}."]
+             *[f"| {names[k]} | {med[k]:.3f} s | {statistics.mean(m[k + '_de']):.2f} |"
+               for k in ("ours", "pylette", "pylette1")], "",
+             f"Ratio: {med['ours'] / ref:.2f}x the faster Pylette's median time (target: at "
+             f"most 0.25x; against default-thread Pylette alone {med['ours'] / med['pylette']:.2f}x); "
+             f"per image against the faster Pylette on that image: "
+             f"{', '.join(f'{r:.2f}' for r in per_image)}."]
     print("\n".join(lines), flush=True)
     return lines
 
 
-def _cold_section(work: Path, cold_wall: float | None) -> list[str]:
-    """A cold `studio run palette` taken apart (benchmarks/cold_probe.py)."""
+def _seconds(code: str) -> float:
+    """Wall time of `python -c code` (the project on the path)."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=ENV, cwd=ROOT)
+    return time.perf_counter() - t
+
+
+def _cold_section(work: Path, cold_walls: list[float]) -> list[str]:
+    """A cold `studio run palette` taken apart (benchmarks/cold_probe.py), medians of 3."""
     samples = list(sample_images().values())
-    paths = []
-    for i in range(2):
-        paths.append(work / f"cold{i}.jpg")
-        paths[-1].write_bytes(camera_jpeg(samples[i][..., :3], seed=200 + i))
-    (work / "cold.toml").write_text(CONFIG.format(db=work / "cold.db",
-                                                  results=work / "cold-results"))
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    interpreter = time.perf_counter() - t
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cold_probe.py"),
-                           "palette", str(work / "cold.toml"), *map(str, paths)],
-                          capture_output=True, text=True, env=ENV, check=True)
-    probe_wall = time.perf_counter() - t
-    p = json.loads(proc.stdout.strip().splitlines()[-1])
-    start_up = p["first_job"] - p["second_job"]
-    rows = [("interpreter start (`python -c pass`)", interpreter),
-            ("imports in the CLI process (core.cli, engine, config)", p["imports"]),
-            ("engine open (settings, database)", p["engine_open"]),
-            ("worker start-up (forkserver, preloaded tool modules, first-call imports; "
-             "no model file for palette)", start_up),
-            ("the work (one warm job: decode, palette, swatch PNG, result stored)",
-             p["second_job"])]
-    rest = probe_wall - p["second_job"] - sum(v for _, v in rows)
+    probes, preload, interpreter = [], [], []
+    for run in range(3):
+        paths = []
+        for i in range(2):
+            paths.append(work / f"cold{run}-{i}.jpg")
+            paths[-1].write_bytes(camera_jpeg(samples[i][..., :3], seed=200 + 10 * run + i))
+        (work / f"cold{run}.toml").write_text(CONFIG.format(db=work / f"cold{run}.db",
+                                                            results=work / f"cold{run}"))
+        interpreter.append(_seconds("pass"))
+        preload.append(_seconds("import core.providers.local, core.providers.local.palette")
+                       - interpreter[-1])
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cold_probe.py"),
+                               "palette", str(work / f"cold{run}.toml"), *map(str, paths)],
+                              capture_output=True, text=True, env=ENV, check=True)
+        p = json.loads(proc.stdout.strip().splitlines()[-1])
+        p["wall"] = time.perf_counter() - t
+        probes.append(p)
+
+    def med(key: str) -> float:
+        return statistics.median(float(q[key]) for q in probes)
+
+    rows = [
+        ("interpreter start (`python -c pass`)", statistics.median(interpreter)),
+        ("CLI process: imports (core.cli, the engine; no NumPy, no tool code)", med("imports")),
+        ("CLI process: engine open (settings, database)", med("engine_open")),
+        ("first job beyond a warm one: waiting for the worker side, fork, first-call set-up",
+         statistics.median(float(q["first_job"]) - float(q["second_job"]) for q in probes)),
+        ("model load (palette has no model file: k-means on the image itself)", 0.0),
+        ("the work: one warm job (admission decode at 1/8, palette, swatch PNG, result "
+         "stored)", med("second_job")),
+        ("engine close (workers stopped)", med("engine_close")),
+    ]
+    one_job = statistics.median(float(q["wall"]) - float(q["second_job"]) for q in probes)
+    rest = one_job - sum(v for _, v in rows)
     lines = ["", "## Palette, cold: one `studio run palette IMG`, taken apart", "",
-             "benchmarks/cold_probe.py does what `studio run` does with a clock around each "
-             "part, on two fresh JPEGs: the second job is the work alone, so the first job "
-             "minus the second is the start-up of the worker side.", "",
+             "benchmarks/cold_probe.py does what `studio run` does, with a clock around each "
+             "part, on two fresh JPEGs (medians of 3 runs): the second job is the work alone, "
+             "so the first job minus the second is what the worker side added. The worker "
+             "side (a forkserver that imports the palette's modules) starts with `studio run` "
+             "and runs beside the CLI process's own imports on the second core.", "",
              "| part | seconds |", "|---|---:|",
              *[f"| {name} | {v:.3f} |" for name, v in rows],
-             f"| the rest (engine close, exit) | {max(rest, 0.0):.3f} |",
-             f"| total (probe's one-job equivalent) | {probe_wall - p['second_job']:.3f} |"]
-    if cold_wall is not None:
-        lines.append(f"| for comparison: `studio run palette IMG` wall, above | {cold_wall:.3f} |")
-    lines += ["", "Heavy packages loaded in the CLI process after the run: "
-              f"{', '.join(p['modules']) or 'none'} (checked: {', '.join(HEAVY)})."]
+             f"| exit and the rest | {max(rest, 0.0):.3f} |",
+             f"| total: one cold job, as the probe runs it | {one_job:.3f} |",
+             f"| `studio run palette IMG` wall in the table above | "
+             f"{statistics.median(cold_walls):.3f} |",
+             f"| beside it, in parallel: the worker side's imports, measured alone "
+             f"(core.providers.local and the palette) | {statistics.median(preload):.3f} |",
+             "", "Heavy packages in the CLI process after its jobs: "
+             f"{', '.join(probes[0]['modules']) or 'none'} (checked: {', '.join(HEAVY)}); "
+             "the palette worker loads NumPy and Pillow, and no scikit-learn, SciPy, "
+             "scikit-image, OpenCV, torch, onnxruntime, ncnn or matplotlib "
+             "(tests/local/test_palette_fast.py)."]
     print("\n".join(lines), flush=True)
     return lines
 
@@ -226,12 +270,11 @@ def main() -> None:
               f"{images[0].stat().st_size / 1e6:.1f} MB ~12 MP JPEGs (upscale: ~0.25 MP "
               f"PNGs, design: prompts), {os.cpu_count()} CPUs, load average {load:.1f} "
               "at the start (the machine is shared: compare within a run).\n"]
-    report += _tools_table(args, work, images, small)
+    rows, colds = _tools_table(args, work, images, small)
+    report += rows
     if "palette" in args.tools:
-        cold = next((float(r.split("|")[2].strip().rstrip(" s")) for r in report
-                     if r.startswith("| palette |")), None)
         report += _palette_section(work, args.palette_images)
-        report += _cold_section(work, cold)
+        report += _cold_section(work, [colds["palette"]])
     report.append(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
     out = ROOT / "benchmarks" / "results" / "cli.md"
     out.write_text("\n".join(report) + "\n", encoding="utf-8")

@@ -78,6 +78,7 @@ FAST = {2: "realesr-animevideov3-x2", 4: "realesr-animevideov3-x4"}
 
 # Per-megapixel costs of the steps around the networks (reference machine).
 UPSCALE_S_PER_OUT_MP = 0.35  # fidelity step (back-projection, detail) + PNG encode, per output MP
+FALLBACK_S_PER_OUT_MP = 0.3  # Lanczos + unsharp + PNG (benchmarks/upscale.md: 0.22 at load 11)
 UPSCALE_BYTES_PER_OUT_PX = 24  # network output, YCrCb copy, float32 planes, RGB result, PNG
 UPSCALE_BYTES_PER_IN_PX = 12  # the decoded input, its RGB copy, the pickled request
 UPSCALE_ALPHA_BYTES_PER_IN_PX = 48  # transparent input: the premultiplied pull-push fill
@@ -287,7 +288,7 @@ def _upscale_cost(
     name, note = choose_network(scale, width, height, settings, networks=networks)
     out_px = width * height * scale * scale
     if name is None:  # no network installed: Lanczos + unsharp mask, float32 YCrCb
-        secs, net_mb, work = 3 * out_px / 1e6 * UPSCALE_S_PER_OUT_MP, 0.0, width * height
+        secs, net_mb, work = out_px / 1e6 * FALLBACK_S_PER_OUT_MP, 0.0, width * height
         out_bytes = 32 * out_px
     else:
         net = NETWORK_COSTS[name]
