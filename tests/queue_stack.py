@@ -70,7 +70,11 @@ def spawn_worker(cfg: Path, *, concurrency: int = 1, noop: bool = False, delay: 
         cmd = [STUDIO, "worker", "--config", str(cfg), "--concurrency", str(concurrency)]
     err = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, env=env)
+    # a session of its own, as a worker started by its own shell or service manager has:
+    # with the kernel's autogroup scheduling, workers sharing the session of whoever
+    # started them would also share one CPU share on a busy machine
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                            start_new_session=True)
 
 
 def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
