@@ -41,6 +41,9 @@ PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --disable-pip-version-c
   | grep -vE "^WARNING: Location .* is ignored" || true
 .venv/bin/python -c "import core, discord, onnxruntime, ncnn" \
   || { echo "setup: installing the package failed" >&2; exit 1; }
+# pymatting (remove-bg edges) compiles its numba kernels on first import (~90 s on 2 cores)
+# and caches them: pay that here, not in the first remove-bg job.
+.venv/bin/python -c "import pymatting"
 
 # Local models (ISNet, selfie segmentation, BlazeFace, Real-ESRGAN) into the cache;
 # idempotent: already present and verified files are not downloaded again.
