@@ -196,9 +196,10 @@ def fill_unsure_holes(hard: np.ndarray, prob: np.ndarray, max_share: float = 0.2
 def drop_frame_bars(hard: np.ndarray) -> np.ndarray:
     """Remove regions that are a bar or panel of the frame, not a subject.
 
-    A region touching three or four sides of the image and filling >= 90 % of its
-    bounding box is a screenshot's title bar, a letterbox, a border: never a
-    subject (a person cut by the frame touches it, but is not a rectangle).
+    A region touching three or four sides of the image, under a quarter of the
+    image across, and filling >= 90 % of its bounding box is a screenshot's title
+    bar or sidebar, a letterbox, a border: never a subject (a person cut by the
+    frame touches it, but is not a rectangle).
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(hard.astype(np.uint8), connectivity=8)
     h, w = hard.shape
@@ -206,7 +207,8 @@ def drop_frame_bars(hard: np.ndarray) -> np.ndarray:
     for i in range(1, n):
         x, y, bw, bh, area = stats[i]
         sides = int(x == 0) + int(y == 0) + int(x + bw == w) + int(y + bh == h)
-        if sides >= 3 and area >= 0.9 * bw * bh:
+        thin = min(bw / w, bh / h) < 0.25  # a strip, not half the picture
+        if sides >= 3 and thin and area >= 0.9 * bw * bh:
             drop.append(i)
     if not drop:
         return hard
