@@ -17,7 +17,7 @@ from core.errors import InvalidInput
 from core.jobs import JobRequest
 from core.models import get_store
 from core.providers.base import ProviderRequest, ProviderResult
-from core.providers.local import remove_bg
+from core.providers.local import decide, remove_bg
 from core.tools.base import RemoveBgParams
 
 FALLBACK_NOTE = "model not installed: classical GrabCut fallback (run `studio models fetch`)"
@@ -348,3 +348,47 @@ async def test_no_subject_through_the_engine_charges_nothing(engine_factory) -> 
     assert ok.ok
     assert ok.credits_charged > 0
     assert ok.balance == start - ok.credits_charged  # the failure above charged nothing
+
+
+# --------------------------------------------------------------------------- decisions (no models)
+
+
+def test_a_title_bar_is_not_a_subject_but_a_half_picture_is() -> None:
+    bar = np.zeros((200, 300), bool)
+    bar[:12] = True  # touches top, left, right; a thin strip
+    assert not decide.drop_frame_bars(bar).any()
+    half = np.zeros((200, 300), bool)
+    half[:, :150] = True  # touches three sides too, but is half the picture
+    assert decide.drop_frame_bars(half).sum() == half.sum()
+
+
+def test_unsure_holes_are_filled_and_sure_ones_stay_open() -> None:
+    ring = np.zeros((100, 100), np.uint8)
+    cv2.circle(ring, (30, 50), 20, 1, -1)
+    cv2.circle(ring, (75, 50), 20, 1, -1)
+    prob = ring.astype(np.float32)
+    hard = ring.astype(bool)
+    hard[45:55, 25:35] = False  # a hole the network half saw (a logo's inner disc)
+    prob[45:55, 25:35] = 0.35
+    hard[45:55, 70:80] = False  # a hole it was sure of (a mug's handle)
+    prob[45:55, 70:80] = 0.02
+    out = decide.fill_unsure_holes(hard, prob)
+    assert out[45:55, 25:35].all()
+    assert not out[45:55, 70:80].any()
+
+
+def test_scattered_background_blobs_give_way_to_the_distinct_subject() -> None:
+    """A green 'leaf' texture picked up in pieces plus one grey mug: only the mug stays."""
+    rng = np.random.default_rng(3)
+    rgb = np.zeros((240, 320, 3), np.uint8)
+    rgb[:] = (30, 80, 30)
+    prob = np.zeros((240, 320), np.float32)
+    for _ in range(40):
+        y, x = rng.integers(10, 230), rng.integers(10, 310)
+        cv2.ellipse(rgb, (int(x), int(y)), (9, 5), 30, 0, 360, (60, 170, 50), -1)
+        cv2.ellipse(prob, (int(x), int(y)), (9, 5), 30, 0, 360, 0.95, -1)
+    rgb[100:130, 140:170] = (150, 150, 155)
+    prob[100:130, 140:170] = 0.97
+    kept = decide.subject_regions(rgb, prob)
+    assert kept[100:130, 140:170].all()
+    assert kept.sum() < 1.3 * 30 * 30
