@@ -55,7 +55,12 @@ PRELOAD = [
 ]
 
 _EVERY_TOOL = tuple(PRELOAD)
-_progress_queue: Any = None  # set in each worker by _init_worker
+_progress_pipe: Any = None  # the write end of the progress pipe, set by _init_worker
+# A write of at most PIPE_BUF bytes to a pipe is atomic (POSIX), so workers share the
+# progress pipe without a lock: a worker killed mid-write has written all of its
+# message or none of it, and can never leave a lock held that wedges the others or
+# the pool's shutdown (which multiprocessing.SimpleQueue's write lock can).
+_MAX_PROGRESS_MESSAGE = 512  # characters; keeps every progress message < PIPE_BUF
 
 
 def start_for(tool: str) -> None:
@@ -87,17 +92,17 @@ class WorkerProgress:
 
     def __call__(self, fraction: float, message: str) -> None:
         """Send `(job_id, fraction 0..1, message)` to the parent's progress reader."""
-        if _progress_queue is not None:
-            _progress_queue.put((self.job_id, fraction, message))
+        if _progress_pipe is not None:
+            _progress_pipe.send((self.job_id, fraction, message[:_MAX_PROGRESS_MESSAGE]))
 
 
 HEAVY_NICE = 10  # CPU priority of heavy-lane workers (0 = the bot's own)
 LANES = ("light", "heavy")
 
 
-def _init_worker(queue: Any, nice: int) -> None:
-    global _progress_queue  # noqa: PLW0603 - per-worker state, set once by the pool initializer
-    _progress_queue = queue
+def _init_worker(pipe: Any, nice: int) -> None:
+    global _progress_pipe  # noqa: PLW0603 - per-worker state, set once by the pool initializer
+    _progress_pipe = pipe
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if nice:
         os.nice(nice)
@@ -146,22 +151,25 @@ class LocalProcessPool:
         if self._started is None:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
-            queue = ctx.SimpleQueue()
+            receive, send = ctx.Pipe(duplex=False)
             pools = {
                 lane: ProcessPool(max_workers=n, initializer=_init_worker,
-                                  initargs=(queue, HEAVY_NICE if lane == "heavy" else 0),
+                                  initargs=(send, HEAVY_NICE if lane == "heavy" else 0),
                                   context=ctx)
                 for lane, n in self.workers.items()
             }
-            reader = threading.Thread(target=self._read_progress, args=(queue,),
+            reader = threading.Thread(target=self._read_progress, args=(receive,),
                                       name="luneo-progress", daemon=True)
             reader.start()
-            self._started = (queue, pools, reader)
+            self._started = ((receive, send), pools, reader)
         return self._started
 
-    def _read_progress(self, queue: Any) -> None:
+    def _read_progress(self, receive: Any) -> None:
         while True:
-            item = queue.get()
+            try:
+                item = receive.recv()
+            except (EOFError, OSError):  # every write end is closed
+                return
             if item is None:
                 return
             job_id, fraction, message = item
@@ -214,5 +222,8 @@ class LocalProcessPool:
             pool.stop()
         for pool in pools.values():
             pool.join(timeout=5)
-        queue.put(None)
+        receive, send = queue
+        send.send(None)  # atomic like the workers' writes: never waits on a lock
         reader.join(timeout=2)
+        send.close()
+        receive.close()
