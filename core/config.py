@@ -10,6 +10,7 @@ come only from the environment.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -401,6 +402,10 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     return None
 
 
+# Keys from earlier releases: ignored with a warning that names the replacement.
+RENAMED_KEYS = (("limits", "upscale_detail_s", "upscale_s_per_out_mp"),)
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -422,6 +427,11 @@ def load_settings(
             )
     for key, value in (overrides or {}).items():
         _deep_set(raw, key.split("."), value)
+    for section, old, new in RENAMED_KEYS:
+        if old in raw.get(section, {}):
+            raw[section].pop(old)
+            logging.getLogger(__name__).warning(
+                "config: `%s.%s` is no longer used; set `%s.%s` instead", section, old, section, new)
     raw["base_dir"] = cfg_path.parent.resolve() if cfg_path else user_data_dir()
     raw["secrets"] = Secrets.from_env(env)
     try:

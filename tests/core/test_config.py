@@ -85,3 +85,14 @@ def test_relative_paths_resolve_beside_config(tmp_path: Path) -> None:
     p.parent.mkdir()
     p.write_text("[storage]\ndatabase = 'x/s.db'\n")
     assert load_settings(p, env={}).database_path == (tmp_path / "conf" / "x" / "s.db")
+
+
+def test_a_renamed_key_from_an_older_config_warns_and_still_loads(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[limits]\nupscale_detail_s = 30\n", encoding="utf-8")
+    settings = load_settings(cfg, env={})
+    assert settings.limits.upscale_s_per_out_mp == 4.0  # the default, not the old value
+    assert "`limits.upscale_detail_s` is no longer used" in caplog.text
+    assert "limits.upscale_s_per_out_mp" in caplog.text
