@@ -13,8 +13,8 @@ logo, small, animal, person) taking turns. The code was tuned on seed 1; the
 report is seed 2.
 
 Methods, all in the same run on the same images:
-- `ours`: the product path (`remove_bg.cut_out`: ISNet with flip test-time
-  augmentation where the budget allows, colour-model correction on busy
+- `ours`: the product path (`remove_bg.cut_out`: ISNet, plus the mirrored pass (flip test-time
+  augmentation) when its first pass is unsure, colour-model correction on busy
   backgrounds, trimap + pymatting closed-form matting in the edge band, person
   mode with selfie segmentation);
 - `isnet-raw`: ISNet's mask, bilinear upsample only (the network alone);
