@@ -27,6 +27,7 @@ maintained since 2013 (worker restart, timeouts, expiry detection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.forkserver
@@ -93,7 +94,8 @@ class WorkerProgress:
     def __call__(self, fraction: float, message: str) -> None:
         """Send `(job_id, fraction 0..1, message)` to the parent's progress reader."""
         if _progress_pipe is not None:
-            _progress_pipe.send((self.job_id, fraction, message[:_MAX_PROGRESS_MESSAGE]))
+            _progress_pipe.send(("progress", self.job_id, fraction,
+                                 message[:_MAX_PROGRESS_MESSAGE]))
 
 
 HEAVY_NICE = 10  # CPU priority of heavy-lane workers (0 = the bot's own)
@@ -108,19 +110,34 @@ def _init_worker(pipe: Any, nice: int) -> None:
         os.nice(nice)
 
 
-def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], job_id: str) -> tuple[str, Any]:
     """Run `fn(*args)` in the worker. Exceptions come back as plain data, because
-    exceptions with keyword-only constructor arguments do not survive pickling."""
+    exceptions with keyword-only constructor arguments do not survive pickling.
+
+    The parent hears "start" (with this worker's pid) before the work and "end"
+    after it, so it can kill the worker of a cancelled job even when the pool had
+    not yet seen the task start (see `LocalProcessPool._stop_job`)."""
+    if _progress_pipe is not None:
+        _progress_pipe.send(("start", job_id, os.getpid()))
     try:
         return "ok", fn(*args)
     except BaseException as exc:  # every failure must reach the parent
         state = {k: v for k, v in vars(exc).items() if _picklable(v)}
         return "error", (type(exc), [str(a) for a in exc.args], state,
                          traceback.format_exc())
+    finally:
+        if _progress_pipe is not None:
+            _progress_pipe.send(("end", job_id))
 
 
 def _picklable(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool, type(None)))
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL a worker process (gone already: nothing to do)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _rebuild(cls: type[BaseException], args: list[str], state: dict[str, Any]) -> BaseException:
@@ -142,6 +159,10 @@ class LocalProcessPool:
     def __init__(self, workers: int, light_workers: int = 1) -> None:
         self.workers = {"heavy": workers, "light": light_workers}
         self._callbacks: dict[str, Progress] = {}
+        self._lock = threading.Lock()  # guards the two maps below (reader thread + loop)
+        self._pids: dict[str, int] = {}  # job id -> pid of the worker running it now
+        self._stopped: dict[str, None] = {}  # cancelled jobs whose worker has not said start
+        self._kill: dict[str, int] = {}  # cancelled jobs' workers, killed once the pipe drains
         self._started: tuple[Any, dict[str, ProcessPool], threading.Thread] | None = None
         self._closed = False
 
@@ -165,21 +186,60 @@ class LocalProcessPool:
         return self._started
 
     def _read_progress(self, receive: Any) -> None:
+        """The reader thread: progress to callbacks; start/end to the job -> worker map.
+
+        A cancelled job's worker is killed only once every message written so far has
+        been read (`poll(0)` is false) and its "end" is not among them: a worker writes
+        "end" before it can take another task, so it is still on that job.
+        """
         while True:
+            if self._kill and not receive.poll(0):
+                with self._lock:
+                    doomed, self._kill = list(self._kill.values()), {}
+                for pid in doomed:
+                    _kill(pid)
             try:
                 item = receive.recv()
             except (EOFError, OSError):  # every write end is closed
                 return
             if item is None:
                 return
-            job_id, fraction, message = item
-            cb = self._callbacks.get(job_id)
-            if cb is None:
-                continue
-            try:
-                cb(fraction, message)
-            except Exception:  # a progress callback must never stop the reader
-                log.debug("progress callback failed", exc_info=True)
+            kind, job_id, *rest = item
+            with self._lock:
+                if kind == "start" and job_id in self._stopped:
+                    del self._stopped[job_id]
+                    self._kill[job_id] = rest[0]  # cancelled before its start reached us
+                elif kind == "start":
+                    self._pids[job_id] = rest[0]
+                elif kind == "end":
+                    self._pids.pop(job_id, None)
+                    self._kill.pop(job_id, None)  # it finished: nothing left to stop
+            if kind == "progress":
+                self._report(job_id, *rest)
+
+    def _report(self, job_id: str, fraction: float, message: str) -> None:
+        cb = self._callbacks.get(job_id)
+        if cb is None:
+            return
+        try:
+            cb(fraction, message)
+        except Exception:  # a progress callback must never stop the reader
+            log.debug("progress callback failed", exc_info=True)
+
+    def _stop_job(self, job_id: str, wake: Any) -> None:
+        """Have the reader kill the worker running cancelled `job_id`, now or as soon
+        as it says it started. The pool kills the workers of tasks it has seen start;
+        this covers a task cancelled between a worker taking it and the pool hearing."""
+        with self._lock:
+            pid = self._pids.pop(job_id, None)
+            if pid is None:
+                self._stopped[job_id] = None
+                while len(self._stopped) > 10_000:  # never started: forget the oldest
+                    del self._stopped[next(iter(self._stopped))]
+            else:
+                self._kill[job_id] = pid
+        if pid is not None:
+            wake.send(("wake", job_id))  # the reader kills it once the pipe has drained
 
     async def run(self, fn: Callable[..., Any], *args: Any, job_id: str,
                   progress: Progress, time_limit: float | None, lane: str = "heavy") -> Any:
@@ -191,9 +251,10 @@ class LocalProcessPool:
         """
         if self._closed:
             raise RuntimeError("the worker pool is closed")
-        _queue, pools, _reader = self._start()
+        (_receive, send), pools, _reader = self._start()
         self._callbacks[job_id] = progress
-        future = pools[lane if lane in pools else "heavy"].schedule(_call, args=(fn, args), timeout=time_limit)
+        future = pools[lane if lane in pools else "heavy"].schedule(_call, args=(fn, args, job_id),
+                                                           timeout=time_limit)
         try:
             status, payload = await asyncio.wrap_future(future)
         except ProcessExpired as exc:
@@ -202,6 +263,11 @@ class LocalProcessPool:
             raise asyncio.CancelledError() from None
         finally:
             future.cancel()  # a no-op once done; kills the worker if we were cancelled
+            if future.cancelled():
+                self._stop_job(job_id, send)
+            else:
+                with self._lock:
+                    self._pids.pop(job_id, None)
             self._callbacks.pop(job_id, None)
         if status == "ok":
             return payload

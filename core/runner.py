@@ -105,6 +105,8 @@ class JobRunner:
         try:
             if job.ending is not None or not await jobrows.mark_running(self.db, rec):
                 return  # canceled before it started: the canceller ends it
+            if job.ending is not None:
+                return  # canceled while the row was being marked running: same
             self.emit(JobEvent("started", rec.id, rec))
             req = await self._request(job)
             # the attempt's own timeout fires at the deadline; this one is a backstop
