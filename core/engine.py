@@ -71,7 +71,8 @@ class Engine:
             max_workers=settings.limits.local_threads, thread_name_prefix="luneo-local"
         )
         local = [p for p in providers.values() if isinstance(p, LocalProvider)]
-        self._pool = (LocalProcessPool(settings.limits.local_threads, settings.limits.light_workers)
+        self._pool = (LocalProcessPool(settings.limits.local_threads, settings.limits.light_workers,
+                                       settings.models.threads)
                       if local and settings.limits.local_isolation == "process" else None)
         for p in local:
             p.executor, p.pool = self._executor, self._pool

@@ -33,6 +33,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -102,12 +103,26 @@ HEAVY_NICE = 10  # CPU priority of heavy-lane workers (0 = the bot's own)
 LANES = ("light", "heavy")
 
 
-def _init_worker(pipe: Any, nice: int) -> None:
+def _init_worker(pipe: Any, nice: int, threads: int) -> None:
     global _progress_pipe  # noqa: PLW0603 - per-worker state, set once by the pool initializer
     _progress_pipe = pipe
+    _limit_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if nice:
         os.nice(nice)
+
+
+def _limit_threads(threads: int) -> None:
+    """Hold every native thread pool of this worker to `threads` (`[models] threads`):
+    BLAS and OpenMP through threadpoolctl, and OpenCV's own pool. The networks take
+    the same figure (core/models/runtimes.py); without this, NumPy and OpenCV steps
+    of one job would use every core and two workers could not run side by side."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
 
 
 def _call(fn: Callable[..., Any], args: tuple[Any, ...], job_id: str) -> tuple[str, Any]:
@@ -156,8 +171,9 @@ class LocalProcessPool:
     terminates the worker running it within milliseconds.
     """
 
-    def __init__(self, workers: int, light_workers: int = 1) -> None:
+    def __init__(self, workers: int, light_workers: int = 1, threads: int = 2) -> None:
         self.workers = {"heavy": workers, "light": light_workers}
+        self.threads = threads  # native threads per worker (`[models] threads`)
         self._callbacks: dict[str, Progress] = {}
         self._lock = threading.Lock()  # guards the two maps below (reader thread + loop)
         self._pids: dict[str, int] = {}  # job id -> pid of the worker running it now
@@ -175,7 +191,8 @@ class LocalProcessPool:
             receive, send = ctx.Pipe(duplex=False)
             pools = {
                 lane: ProcessPool(max_workers=n, initializer=_init_worker,
-                                  initargs=(send, HEAVY_NICE if lane == "heavy" else 0),
+                                  initargs=(send, HEAVY_NICE if lane == "heavy" else 0,
+                                            self.threads),
                                   context=ctx)
                 for lane, n in self.workers.items()
             }

@@ -47,3 +47,25 @@ async def test_killing_workers_mid_progress_never_wedges_the_pool() -> None:
     finally:
         # ... and shutdown returns promptly instead of waiting on a dead worker's lock
         await asyncio.wait_for(asyncio.to_thread(pool.close), 30)
+
+
+def native_threads() -> tuple[list[int], int]:
+    """BLAS/OpenMP pool sizes and OpenCV's thread count, seen inside a worker."""
+    import cv2
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # BLAS loaded
+    return [p["num_threads"] for p in threadpool_info()], cv2.getNumThreads()
+
+
+async def test_workers_hold_native_threads_to_the_models_setting() -> None:
+    pool = LocalProcessPool(workers=1, light_workers=1, threads=1)
+    try:
+        pools, opencv = await pool.run(native_threads, job_id="t", progress=lambda f, m: None,
+                                       time_limit=None)
+    finally:
+        await asyncio.to_thread(pool.close)
+    assert pools  # at least NumPy's BLAS is there to limit
+    assert set(pools) == {1}
+    assert opencv == 1
