@@ -54,7 +54,20 @@ class LocalStudioProvider(LocalProvider):
         """The same work for a worker process: progress goes over the pool's queue, and
         cancellation is the pool killing the worker (no stop event crosses over)."""
         sendable = dataclasses.replace(req, progress=WorkerProgress(req.job_id), stop=None)
+        if _decoded_is_enough(req):  # don't copy the upload's bytes to the worker for nothing
+            sendable = dataclasses.replace(sendable, image_bytes=None)
         return run_tool, (sendable, self.settings)
+
+
+# Tools that read only the decoded image when admission already decoded it small (a
+# palette re-reads the JPEG only when it got a full-size decode: palette.run).
+_DECODED_ENOUGH_PIXELS = {"palette": 4 * 150_000}
+
+
+def _decoded_is_enough(req: ProviderRequest) -> bool:
+    limit = _DECODED_ENOUGH_PIXELS.get(req.tool)
+    image = req.image
+    return limit is not None and image is not None and image.width * image.height <= limit
 
 
 def run_tool(req: ProviderRequest, settings: Settings) -> ProviderResult:
