@@ -65,20 +65,41 @@ class Dispatcher(Protocol):
         stay active and are resumed or refunded at the next start)."""
 
 
-class InProcessDispatcher:
+class FollowedJobs:
+    """What both dispatchers keep for `wait()`: the live jobs this process follows
+    (`_live`) and the last 1000 results (`_recent`)."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, LiveJob] = {}  # queued or running, followed here
+        self._recent: OrderedDict[str, JobResult] = OrderedDict()  # last results, for wait()
+
+    def remember(self, result: JobResult) -> None:
+        """Keep `result` for `wait()` (the last 1000 results)."""
+        self._recent[result.job_id] = result
+        while len(self._recent) > 1000:
+            self._recent.popitem(last=False)
+
+    async def wait(self, job_id: str) -> JobResult | None:
+        """The job's result once it ends; None when this process does not follow it."""
+        job = self._live.get(job_id)
+        if job is not None:
+            return await asyncio.shield(job.future)
+        return self._recent.get(job_id)
+
+
+class InProcessDispatcher(FollowedJobs):
     """A FIFO per process with a light and a heavy lane, each with
     `limits.max_running` slots, and the per-member running limit."""
 
     def __init__(self, settings: Settings, guild_config: GuildConfig, runner: JobRunner,
                  emit: Emit) -> None:
+        super().__init__()
         self.settings = settings
         self.guild_config = guild_config
         self.runner = runner
         self.emit = emit
-        self._live: dict[str, LiveJob] = {}  # queued or running here
         self._queue: list[str] = []  # job ids waiting, FIFO
         self._running: set[str] = set()
-        self._recent: OrderedDict[str, JobResult] = OrderedDict()  # last results, for wait()
         self._started = False
         self._closing = False
         runner.on_end = self._ended
@@ -170,19 +191,6 @@ class InProcessDispatcher:
         self._live.pop(job.rec.id, None)
         self.remember(result)
         self.emit(JobEvent(kind, job.rec.id, job.rec, result=result))
-
-    def remember(self, result: JobResult) -> None:
-        """Keep `result` for `wait()` (the last 1000 results)."""
-        self._recent[result.job_id] = result
-        while len(self._recent) > 1000:
-            self._recent.popitem(last=False)
-
-    async def wait(self, job_id: str) -> JobResult | None:
-        """The job's result once it ends; None when the id is unknown here."""
-        job = self._live.get(job_id)
-        if job is not None:
-            return await asyncio.shield(job.future)
-        return self._recent.get(job_id)
 
     async def cancel(self, job: LiveJob) -> CancelOutcome:
         """Exactly once: of a cancel and the job's own success or failure, the first to

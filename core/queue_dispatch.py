@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from core import jobs as jobrows
 from core import queue_sql
 from core.admission import MemberLoad
 from core.config import Settings
-from core.dispatch import CancelOutcome
+from core.dispatch import CancelOutcome, FollowedJobs
 from core.errors import AllProvidersFailed, StudioError, UserError
 from core.jobs import ACTIVE_STATES, JobEvent, JobRecord, JobResult
 from core.queue_sql import database_url
@@ -56,19 +55,18 @@ def stored_error(rec: JobRecord) -> StudioError | None:
     return exc
 
 
-class QueueDispatcher:
+class QueueDispatcher(FollowedJobs):
     """Follows the jobs this gateway accepted while workers run them."""
 
     def __init__(self, settings: Settings, runner: JobRunner, emit: Emit) -> None:
+        super().__init__()
         self.settings = settings
         self.runner = runner
         self.db = runner.db
         self.emit = emit
         self.queue = settings.queue
-        self._live: dict[str, LiveJob] = {}
         self._seen: dict[str, int] = {}  # job id -> last luneo_job_events id read
         self._running: set[str] = set()
-        self._recent: OrderedDict[str, JobResult] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._closing = False
@@ -120,19 +118,6 @@ class QueueDispatcher:
             else:
                 queued += 1
         return MemberLoad(len(ages), queued, ages)
-
-    def remember(self, result: JobResult) -> None:
-        """Keep `result` for `wait()` (the last 1000 results)."""
-        self._recent[result.job_id] = result
-        while len(self._recent) > 1000:
-            self._recent.popitem(last=False)
-
-    async def wait(self, job_id: str) -> JobResult | None:
-        """The job's result once it ends; None when this gateway does not follow it."""
-        job = self._live.get(job_id)
-        if job is not None:
-            return await asyncio.shield(job.future)
-        return self._recent.get(job_id)
 
     async def cancel(self, job: LiveJob) -> CancelOutcome:
         """Conditional transition to canceled + refund in one transaction (the worker's

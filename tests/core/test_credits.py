@@ -12,20 +12,10 @@ import pytest
 from core.credits import Credits
 from core.errors import InsufficientCredits, InvalidInput, UserError
 from core.storage.db import Database
+from tests.core.ledger import open_credits
 
+_credits = open_credits
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """Where each test's ledger lives: an SQLite file, or a fresh Postgres database."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_database")
-        return url
-    return tmp_path / "c.db"
-
-
-async def _credits(path: Path | str, starting: int = 10, daily: int = 5) -> Credits:
-    db = await Database.open(path)
-    return Credits(db, starting=lambda _g: starting, daily=lambda _g: daily)
 
 
 async def _hold(c: Credits, guild: str, member: str, amount: int, job_id: str) -> int:

@@ -12,23 +12,13 @@ from core.cli import main
 from core.config import load_settings
 from core.credits import MAX_CREDITS, MAX_GRANT, Credits
 from core.errors import ConfigError, InvalidInput, UserError
-from core.storage.db import Database
+from tests.core.ledger import open_credits
 
 HUGE = [2**63 - 1, 2**63, 2**64, -(2**63) - 1]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """Each ledger test runs on an SQLite file, then on a fresh Postgres database."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_database")
-        return url
-    return tmp_path / "c.db"
+_credits = open_credits
 
-
-async def _credits(target: Path | str, starting: int = 10, daily: int = 5) -> Credits:
-    db = await Database.open(target)
-    return Credits(db, starting=lambda _g: starting, daily=lambda _g: daily)
 
 
 async def _rows(c: Credits) -> list[tuple[str, int, int]]:
