@@ -66,18 +66,39 @@ class Dispatcher(Protocol):
 
 
 class FollowedJobs:
-    """What both dispatchers keep for `wait()`: the live jobs this process follows
+    """What both dispatchers share: the live jobs this process follows
     (`_live`) and the last 1000 results (`_recent`)."""
 
     def __init__(self) -> None:
         self._live: dict[str, LiveJob] = {}  # queued or running, followed here
         self._recent: OrderedDict[str, JobResult] = OrderedDict()  # last results, for wait()
+        self._running: set[str] = set()  # ids of the followed jobs that have started
 
     def remember(self, result: JobResult) -> None:
         """Keep `result` for `wait()` (the last 1000 results)."""
         self._recent[result.job_id] = result
         while len(self._recent) > 1000:
             self._recent.popitem(last=False)
+
+    def get(self, job_id: str) -> LiveJob | None:
+        """The live (queued or running) job with this id here, or None."""
+        job = self._live.get(job_id)
+        return job if job is not None and not job.future.done() else None
+
+    def member_load(self, guild: str, member: str) -> MemberLoad:
+        """The member's running and queued jobs followed here, and how long (s) the running
+        ones have run."""
+        now = time.monotonic()
+        queued, ages = 0, []
+        for job in self._live.values():
+            r = job.rec
+            if r.guild_id != guild or r.member_id != member or job.future.done():
+                continue
+            if r.id in self._running:
+                ages.append(now - job.enqueued)
+            else:
+                queued += 1
+        return MemberLoad(len(ages), queued, ages)
 
     async def wait(self, job_id: str) -> JobResult | None:
         """The job's result once it ends; None when this process does not follow it."""
@@ -99,7 +120,6 @@ class InProcessDispatcher(FollowedJobs):
         self.runner = runner
         self.emit = emit
         self._queue: list[str] = []  # job ids waiting, FIFO
-        self._running: set[str] = set()
         self._started = False
         self._closing = False
         runner.on_end = self._ended
@@ -123,25 +143,6 @@ class InProcessDispatcher(FollowedJobs):
         job.last_position = position
         self.emit(JobEvent("queued", job.rec.id, job.rec, position=position))
         return position
-
-    def get(self, job_id: str) -> LiveJob | None:
-        """The live (queued or running) job with this id here, or None."""
-        job = self._live.get(job_id)
-        return job if job is not None and not job.future.done() else None
-
-    def member_load(self, guild: str, member: str) -> MemberLoad:
-        """The member's running and queued jobs in this process, and how long (s) each has run."""
-        now = time.monotonic()
-        queued, ages = 0, []
-        for job in self._live.values():
-            r = job.rec
-            if r.guild_id != guild or r.member_id != member or job.future.done():
-                continue
-            if r.id in self._running:
-                ages.append(now - job.enqueued)
-            else:
-                queued += 1
-        return MemberLoad(len(ages), queued, ages)
 
     def _pump(self) -> None:
         """Start every queued job the per-lane and per-member limits allow."""

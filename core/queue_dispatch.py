@@ -22,7 +22,6 @@ from typing import Any
 
 from core import jobs as jobrows
 from core import queue_sql
-from core.admission import MemberLoad
 from core.config import Settings
 from core.dispatch import CancelOutcome, FollowedJobs
 from core.errors import AllProvidersFailed, StudioError, UserError
@@ -66,7 +65,6 @@ class QueueDispatcher(FollowedJobs):
         self.emit = emit
         self.queue = settings.queue
         self._seen: dict[str, int] = {}  # job id -> last luneo_job_events id read
-        self._running: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._closing = False
@@ -98,26 +96,6 @@ class QueueDispatcher(FollowedJobs):
         job.last_position = position
         self.emit(JobEvent("queued", job.rec.id, job.rec, position=position))
         return position
-
-    def get(self, job_id: str) -> LiveJob | None:
-        """The job with this id if this gateway follows it and it has not ended."""
-        job = self._live.get(job_id)
-        return job if job is not None and not job.future.done() else None
-
-    def member_load(self, guild: str, member: str) -> MemberLoad:
-        """The member's jobs this gateway follows: running, queued, and how long (s) the
-        running ones have run."""
-        now = time.monotonic()
-        queued, ages = 0, []
-        for job in self._live.values():
-            r = job.rec
-            if r.guild_id != guild or r.member_id != member or job.future.done():
-                continue
-            if r.id in self._running:
-                ages.append(now - job.enqueued)
-            else:
-                queued += 1
-        return MemberLoad(len(ages), queued, ages)
 
     async def cancel(self, job: LiveJob) -> CancelOutcome:
         """Conditional transition to canceled + refund in one transaction (the worker's
