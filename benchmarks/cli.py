@@ -238,7 +238,7 @@ def _cold_section(work: Path, cold_walls: list[float]) -> list[str]:
              "", "Heavy packages in the CLI process after its jobs: "
              f"{', '.join(probes[0]['modules']) or 'none'} (checked: {', '.join(HEAVY)}); "
              "the palette worker loads NumPy and Pillow, and no scikit-learn, SciPy, "
-             "scikit-image, OpenCV, torch, onnxruntime, ncnn or matplotlib "
+             "scikit-image, OpenCV, torch, openvino, ncnn or matplotlib "
              "(tests/local/test_palette_fast.py)."]
     print("\n".join(lines), flush=True)
     return lines

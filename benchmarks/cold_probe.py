@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-HEAVY = ("torch", "onnxruntime", "ncnn", "matplotlib", "sklearn", "scipy", "cv2", "skimage",
+HEAVY = ("torch", "openvino", "ncnn", "matplotlib", "sklearn", "scipy", "cv2", "skimage",
          "pymatting", "numba", "numpy", "rich", "discord")
 
 

@@ -69,7 +69,11 @@ def _global_options(p: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def _sub(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A subcommand parser that also takes the global options."""
+    """A subcommand parser that also takes the global options; its `--help` opens with
+    the one-line help, capitalised, as its description."""
+    about = kwargs.get("help")
+    if about and "description" not in kwargs:
+        kwargs["description"] = about[0].upper() + about[1:] + "."
     parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
     _global_options(parser, top=False)
     return parser
@@ -272,6 +276,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+WORKER_NOTICE_S = 3.0  # with a job queue: a job still waiting this long checks for workers
 LONG_JOB_S = 2.0  # plain progress lines (not a terminal) only for jobs running longer
 
 
@@ -328,6 +333,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             run.bar = bar
             codes = [await run.one(item) for item in inputs]
     finally:
+        run.stop_checks()
         if run.engine is not None:
             await run.engine.close()
     if all(c == 0 for c in codes):
@@ -349,6 +355,38 @@ class _Run:
         self.engine_error: StudioError | None = None
         self.bar: Any = None
         self._started: dict[str, float] = {}
+        self._queued: set[str] = set()  # on the queue, no worker has reported on it yet
+        self._checks: set[asyncio.Task[None]] = set()
+        self._told_no_worker = False
+
+    def stop_checks(self) -> None:
+        """Cancel the pending worker checks (the run is over)."""
+        for check in list(self._checks):
+            check.cancel()
+
+    async def _worker_check(self, job_id: str) -> None:
+        """With a job queue: if the job is still waiting after `WORKER_NOTICE_S` and no
+        worker is alive, say so once (otherwise it would wait silently until its
+        deadline refunds it)."""
+        self._queued.add(job_id)
+        try:
+            await asyncio.sleep(WORKER_NOTICE_S)
+            if job_id not in self._queued or self._told_no_worker:
+                return
+            try:
+                alive = await self.engine.dispatcher.workers_alive()
+            except Exception as exc:  # a notice only: the job itself goes on regardless
+                log.debug("could not count the workers: %s", exc)
+                return
+            if alive == 0:
+                self._told_no_worker = True
+                self.bar.log(f"waiting for a worker: none is running on queue "
+                             f"'{self.settings.queue.name}' (start one with `studio worker`); "
+                             "if none takes the job before its deadline, it is refunded")
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._checks.discard(task)
 
     async def one(self, item: str) -> int:
         """Run the tool on one input and print its result; its exit status."""
@@ -388,6 +426,10 @@ class _Run:
             self.engine.add_listener(self._event)
 
     def _event(self, ev: JobEvent) -> None:
+        if ev.kind == "queued" and self.settings.queue.backend != "inprocess":
+            self._checks.add(asyncio.get_running_loop().create_task(self._worker_check(ev.job_id)))
+        if ev.kind != "queued":
+            self._queued.discard(ev.job_id)
         if ev.kind in ("queued", "started"):
             self._started.setdefault(ev.job_id, time.monotonic())
         if ev.kind in ("done", "failed", "canceled"):

@@ -143,9 +143,26 @@ def format_stats(stats: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def _queue_line(db: Any, settings: Settings) -> str:
+    """Where jobs run: in this process, or on the Postgres queue with N workers alive."""
+    q = settings.queue
+    if q.backend == "inprocess":
+        return "jobs run: in the process that accepts them ([queue] backend = \"inprocess\")"
+    from core.queue_sql import workers_alive
+
+    head = f"jobs run: in `studio worker` processes, queue '{q.name}' on the database above"
+    try:
+        alive = await workers_alive(db, settings)
+    except Exception as exc:  # the queue schema may not exist yet: doctor still answers
+        return f"{head}; workers alive: unknown ({type(exc).__name__}: run `studio db upgrade`)"
+    hint = "" if alive else " (none: queued jobs wait; start one with `studio worker`)"
+    return f"{head}; workers alive (heartbeat within {q.stalled_after_s:g} s): {alive}{hint}"
+
+
 async def providers_command(settings: Settings, *, doctor: bool) -> int:
     """`studio providers [--doctor]`: each provider's key status, circuit and last error;
-    with `doctor`, also the database path and the model cache. Returns 0.
+    with `doctor`, also the database path, the job queue (and how many workers are
+    alive) and the model cache. Returns 0.
     """
     from core.providers.registry import provider_status
     from core.stats import collect_stats
@@ -154,6 +171,7 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
     db = await open_database(settings)
     try:
         stats = await collect_stats(db)
+        queue = await _queue_line(db, settings) if doctor else ""
     finally:
         await db.close()
     circuits = stats["circuits"]
@@ -173,5 +191,6 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
         print(f"  results and result cache:          "
               f"{settings.storage.results_url or settings.results_path}")
         print(f"  models:                            {get_store(settings).root}")
+        print(queue)
         models_command(argparse.Namespace(models_cmd="list"), settings)
     return 0

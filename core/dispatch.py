@@ -60,6 +60,10 @@ class Dispatcher(Protocol):
     def remember(self, result: JobResult) -> None:
         """Keep a recent result for `wait` (e.g. a cache hit that never queued)."""
 
+    async def workers_alive(self) -> int | None:
+        """Worker processes taking jobs from this queue (alive by their heartbeat); None
+        when jobs run in this process."""
+
     async def close(self, grace_s: float) -> None:
         """Stop starting jobs; running ones get `grace_s`, then are stopped (their rows
         stay active and are resumed or refunded at the next start)."""
@@ -214,6 +218,10 @@ class InProcessDispatcher(FollowedJobs):
             self._release(job.rec.id)  # a task canceled before its first step runs no finally
         await asyncio.shield(self.runner.fail(job, None, job.enqueued, state="canceled"))
         return CancelOutcome.CANCELED
+
+    async def workers_alive(self) -> int | None:
+        """None: jobs run in this process."""
+        return None
 
     async def close(self, grace_s: float) -> None:
         """Stop starting jobs; running ones get `grace_s` seconds, then are stopped (their

@@ -98,9 +98,11 @@ def formatter(settings: Settings, *, json_lines: bool | None = None,
 
 def stderr_handler(settings: Settings, *, json_lines: bool | None = None,
                    fmt: str = PLAIN_FORMAT, stream: Any = None) -> logging.Handler:
-    """A handler writing scrubbed lines to `stream` (default stderr)."""
+    """A handler writing scrubbed lines to `stream` (default stderr); `setup_logging`
+    replaces it (a command that configures logging again must not print twice)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(settings, json_lines=json_lines, fmt=fmt))
+    handler._luneo = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -111,7 +113,6 @@ def setup_logging(settings: Settings, stream: Any = None) -> None:
     for h in list(root.handlers):
         if getattr(h, "_luneo", False):
             root.removeHandler(h)
-    handler._luneo = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(settings.logging.level)
     for noisy in ("httpx", "httpcore", "discord.gateway", "discord.http", "aiosqlite"):

@@ -115,6 +115,10 @@ class QueueDispatcher(FollowedJobs):
         await self.db.run_tx(lambda conn: queue_sql.notify_in(conn, job.rec.id))
         return CancelOutcome.CANCELED
 
+    async def workers_alive(self) -> int:
+        """`studio worker` processes alive on this database (queue_sql.workers_alive)."""
+        return await queue_sql.workers_alive(self.db, self.settings)
+
     async def close(self, grace_s: float) -> None:
         """Stop following jobs; they go on in the workers (the rows keep their state)."""
         self._closing = True

@@ -70,6 +70,17 @@ def defer_in(conn: Any, job_id: str, queue: str) -> None:
     )
 
 
+async def workers_alive(db: Any, settings: Settings) -> int:
+    """How many `studio worker` processes on this database are alive: their heartbeat
+    is at most `[queue] stalled_after_s` old; 0 when none ever started (the queue schema
+    is created by the first worker or gateway). `db`: an open Postgres `Database`."""
+    present = await db.fetchall("SELECT to_regclass('procrastinate_workers') IS NOT NULL AS p")
+    if not present[0]["p"]:
+        return 0
+    rows = await db.fetchall(LIVE_WORKERS_SQL, (settings.queue.stalled_after_s,))
+    return int(rows[0]["n"])
+
+
 def notify_in(conn: Any, job_id: str) -> None:
     """`NOTIFY luneo_jobs, job_id` inside the caller's transaction (sent at commit)."""
     conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, job_id))
@@ -108,4 +119,9 @@ STALLED_SQL = (
     "AND (w.id IS NULL OR w.last_heartbeat < NOW() - make_interval(secs => ?))"
 )
 RETRY_SQL = "SELECT procrastinate_retry_job_v2(?, NOW(), NULL, NULL, NULL)"
+# workers whose heartbeat is at most ? s old (procrastinate keeps no queue name per worker)
+LIVE_WORKERS_SQL = (
+    "SELECT count(*) AS n FROM procrastinate_workers "
+    "WHERE last_heartbeat >= NOW() - make_interval(secs => ?)"
+)
 PRUNE_WORKERS_SQL = "SELECT * FROM procrastinate_prune_stalled_workers_v1(?)"

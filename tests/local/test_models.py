@@ -243,7 +243,7 @@ def test_loaders_load_once_and_share_across_threads(store: ModelStore) -> None:
 
 def test_loaders_return_none_when_missing(tmp_path: Path) -> None:
     empty = ModelStore(tmp_path)
-    assert empty.onnx_session("isnet") is None
+    assert empty.onnx_model("isnet") is None
     assert empty.ncnn_net("realesrgan-x4plus") is None
     assert empty.tflite_interpreter("blazeface") is None
 
@@ -254,3 +254,27 @@ def test_cli_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert "isnet" in out
     assert "realesrgan-x4plus" in out
     assert "yes" in out
+
+
+def test_isnet_runs_on_openvino_and_bf16_gives_the_f32_mask(store: ModelStore) -> None:
+    """ISNet's mask of a real photo is the same object in bfloat16 (where the CPU has it)
+    and in float32: the speed-up must not change what is cut out."""
+    import cv2
+    from skimage import data as skdata
+
+    from core.providers.local.segment import isnet_small
+
+    auto = store.onnx_model("isnet")
+    f32 = ModelStore(store.root, threads=store.threads, precision="f32").onnx_model("isnet")
+    assert auto is not None
+    assert f32 is not None
+    assert f32.precision == "f32"
+    assert auto.precision in ("bf16", "f32")
+    image = cv2.resize(skdata.coffee(), (600, 400), interpolation=cv2.INTER_AREA)
+    a, b = isnet_small(auto, image), isnet_small(f32, image)
+    assert a.shape == b.shape == (683, 1024)  # letterboxed content, aspect kept
+    fa, fb = a > 0.5, b > 0.5
+    assert 0.05 < fb.mean() < 0.95  # the cup is found, not everything or nothing
+    assert (fa & fb).sum() / (fa | fb).sum() > 0.99
+    assert float(np.abs(a - b).mean()) < 0.01
+    assert store.onnx_model("isnet") is auto  # loaded once per store

@@ -143,14 +143,14 @@ def test_lab_and_ciede2000_match_scikit_image() -> None:
 def test_studio_run_starts_without_the_heavy_packages() -> None:
     """What a `studio run palette` process imports before its first job: none of the
     tools' native runtimes, and not NumPy; the palette module itself needs no
-    scikit-learn, SciPy, scikit-image, OpenCV, torch, onnxruntime, ncnn or matplotlib."""
+    scikit-learn, SciPy, scikit-image, OpenCV, torch, openvino, ncnn or matplotlib."""
     code = (
         "import sys\n"
         "import core.cli, core.cli_commands, core.cli_output, core.engine, core.operator\n"
         "cli = sorted(m for m in ('numpy', 'cv2', 'sklearn', 'scipy', 'skimage', 'torch',"
-        " 'onnxruntime', 'ncnn', 'matplotlib') if m in sys.modules)\n"
+        " 'openvino', 'ncnn', 'matplotlib') if m in sys.modules)\n"
         "import core.providers.local.palette\n"
-        "tool = sorted(m for m in ('sklearn', 'scipy', 'skimage', 'cv2', 'torch', 'onnxruntime',"
+        "tool = sorted(m for m in ('sklearn', 'scipy', 'skimage', 'cv2', 'torch', 'openvino',"
         " 'ncnn', 'matplotlib') if m in sys.modules)\n"
         "print(cli, tool)\n"
     )

@@ -112,21 +112,21 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
 def cut_out(store: object, rgb: np.ndarray, mode: str, progress: Progress | None = None) -> Cut:
     """The cut-out's alpha for `rgb` (HxWx3 uint8) in `mode`; see the module docstring.
 
-    `store` gives `onnx_session(name)` / `tflite_interpreter(name)` (a ModelStore).
+    `store` gives `onnx_model(name)` / `tflite_interpreter(name)` (a ModelStore).
     """
     say = progress or (lambda _f, _m: None)
-    session = store.onnx_session(ISNET)  # type: ignore[attr-defined]
-    if session is None:
+    isnet = store.onnx_model(ISNET)  # type: ignore[attr-defined]
+    if isnet is None:
         say(0.2, "segmenting (classical fallback)")
         return Cut(grabcut_mask(rgb), "grabcut", None, FALLBACK_NOTE)
     say(0.2, "segmenting (ISNet)")
-    prob = segment.isnet_small(session, rgb)
+    prob = segment.isnet_small(isnet, rgb)
     check_confident(prob)
     method, model, note = "isnet", ISNET, None
     both = None
     if mode == "person" or segment.ambiguity(prob) > UNSURE_TTA:
         say(0.45, "segmenting the mirrored image")
-        mirrored = segment.isnet_small(session, rgb, flip=True)
+        mirrored = segment.isnet_small(isnet, rgb, flip=True)
         # person mode: the selfie gate drops what is far from people, so near them
         # what either view saw is kept (a camera one view missed)
         both = np.maximum(prob, mirrored) if mode == "person" else None

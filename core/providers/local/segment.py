@@ -41,15 +41,16 @@ def _interp(pixels: int) -> int:
     return cv2.INTER_AREA if pixels > ISNET_SIZE * ISNET_SIZE else cv2.INTER_LINEAR
 
 
-def isnet_small(session: object, rgb: np.ndarray, *, flip: bool = False) -> np.ndarray:
+def isnet_small(model: object, rgb: np.ndarray, *, flip: bool = False) -> np.ndarray:
     """ISNet's soft mask (0..1 float32) at network resolution, aspect kept (<= 1024 a side).
 
-    `flip`: segment the mirrored image and mirror the mask back.
+    `model`: ISNet as a `core.models.OnnxModel` (its `run` takes the 1x3x1024x1024
+    input). `flip`: segment the mirrored image and mirror the mask back.
     """
     x_img, box = _fit_1024(rgb[:, ::-1] if flip else rgb)
     x = (x_img.astype(np.float32) - 128.0) / 256.0
     x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-    (out,) = session.run(["output"], {"input": x})  # type: ignore[attr-defined]
+    out = model.run(x)  # type: ignore[attr-defined]
     mask = np.clip(out[0, 0].astype(np.float32), 0.0, 1.0)
     if box is not None:
         y0, x0, nh, nw = box
@@ -62,10 +63,10 @@ def isnet_small(session: object, rgb: np.ndarray, *, flip: bool = False) -> np.n
     return np.ascontiguousarray(mask[:, ::-1] if flip else mask)
 
 
-def isnet_mask(session: object, rgb: np.ndarray) -> np.ndarray:
+def isnet_mask(model: object, rgb: np.ndarray) -> np.ndarray:
     """ISNet's soft mask (0..1, float32) upsampled bilinearly to the image size (one pass)."""
     h, w = rgb.shape[:2]
-    full: np.ndarray = cv2.resize(isnet_small(session, rgb), (w, h), interpolation=cv2.INTER_LINEAR)
+    full: np.ndarray = cv2.resize(isnet_small(model, rgb), (w, h), interpolation=cv2.INTER_LINEAR)
     return full
 
 
