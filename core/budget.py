@@ -69,8 +69,9 @@ class NetworkCost:
 
 # Tile geometry must match core.providers.local.upscale.NETWORKS (a test checks it).
 NETWORK_COSTS: dict[str, NetworkCost] = {
-    "realesr-animevideov3-x2": NetworkCost(2, 512, 18, s_per_mp=5.8, s_per_tile=0.004, peak_mb=600),
-    "realesr-animevideov3-x4": NetworkCost(4, 512, 18, s_per_mp=8.8, s_per_tile=0.004, peak_mb=600),
+    # compact networks: 908 / 1094 MB measured over the loaded model with 512-px tiles
+    "realesr-animevideov3-x2": NetworkCost(2, 512, 18, s_per_mp=5.8, s_per_tile=0.004, peak_mb=1000),
+    "realesr-animevideov3-x4": NetworkCost(4, 512, 18, s_per_mp=8.8, s_per_tile=0.004, peak_mb=1100),
     "realesrgan-x4plus": NetworkCost(4, 128, 16, s_per_mp=205.0, s_per_tile=0.45, peak_mb=1300),
 }
 BEST = "realesrgan-x4plus"
@@ -82,10 +83,12 @@ FALLBACK_S_PER_OUT_MP = 0.3  # Lanczos + unsharp + PNG (benchmarks/upscale.md: 0
 UPSCALE_BYTES_PER_OUT_PX = 24  # network output, YCrCb copy, float32 planes, RGB result, PNG
 UPSCALE_BYTES_PER_IN_PX = 12  # the decoded input, its RGB copy, the pickled request
 UPSCALE_ALPHA_BYTES_PER_IN_PX = 48  # transparent input: the premultiplied pull-push fill
-REMOVE_BG_FIXED_S = 5.0  # ISNet at 1024² (~2.1 s measured) and the edge matting, with margin
-REMOVE_BG_PERSON_S = 2.5  # person mode always adds the mirrored ISNet pass (~2.1 s) and selfie
-REMOVE_BG_MODEL_MB = 470  # the ISNet session once loaded (a worker keeps it)
-REMOVE_BG_RUN_MB = 720  # ISNet's inference peak over the loaded session (measured ~690); freed after
+# ISNet at 1024² (OpenVINO: ~0.8 s in bfloat16, ~1.6 s in float32 on a CPU without it),
+# the decisions and the edge matting, with margin
+REMOVE_BG_FIXED_S = 5.0
+REMOVE_BG_PERSON_S = 2.5  # person mode always adds the mirrored ISNet pass and selfie
+REMOVE_BG_MODEL_MB = 470  # ISNet once compiled (a worker keeps it)
+REMOVE_BG_RUN_MB = 720  # ISNet's inference peak over the loaded model; freed after
 REMOVE_BG_S_PER_WORK_MP = 0.5  # refinement applied at the working size
 REMOVE_BG_BYTES_PER_WORK_PX = 90  # float32 guide, coefficients, masks at the working size
 REMOVE_BG_S_PER_MP = 0.35  # full size: mask upsample, RGBA assembly, PNG encode

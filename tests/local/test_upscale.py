@@ -242,3 +242,38 @@ def test_deadline_stops_work(settings: Settings) -> None:
     req = replace(_request(Image.fromarray(skdata.astronaut()), 2), deadline=time.monotonic() - 1)
     with pytest.raises(Exception, match="deadline"):
         upscale.run(req, settings)
+
+
+def test_tiled_upscale_stays_within_its_budgeted_memory_and_gives_it_back(
+    settings: Settings,
+) -> None:
+    """A ×2 of 1100² has tiles of several padded shapes. ncnn's pools keep every block
+    they hand out, so shared pools grew by a full set of activations per shape (1.4 GB
+    here) and kept it after the job. The peak over the loaded model must stay within
+    core/budget.py's figure for the network, and the memory must come back."""
+    import subprocess
+    import sys
+
+    from core.budget import NETWORK_COSTS
+
+    name = upscale.FAST[2]
+    code = (
+        "import resource, numpy as np\n"
+        "from core.config import Settings\n"
+        "from core.models import get_store\n"
+        "from core.providers.local import upscale\n"
+        f"net = get_store(Settings()).ncnn_net({name!r}); spec = upscale.NETWORKS[{name!r}]\n"
+        "img = np.random.default_rng(0).integers(0, 255, (1100, 1100, 3), dtype=np.uint8)\n"
+        "upscale.run_network(net, img[:16, :16])\n"
+        "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096 // 2**20\n"
+        "loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        "out = upscale.upscale_tiled(net, spec, img)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - loaded\n"
+        "del out\n"
+        "print(peak, rss() - loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[2])
+    peak, kept = (int(v) for v in done.stdout.split())
+    assert peak <= NETWORK_COSTS[name].peak_mb, peak
+    assert kept < 150, kept  # the pools are emptied at the end of the job
