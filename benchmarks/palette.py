@@ -1,6 +1,13 @@
 """Palette benchmark: the local palette vs colorthief 0.2.1 and Pylette 6.0.0.
 
     .venv/bin/python benchmarks/palette.py            # writes benchmarks/results/palette.md
+                                                      # and palette_checks.md
+    .venv/bin/python benchmarks/palette.py --checks   # palette_checks.md only (no reference tools)
+
+The checks (issue #9's contract lines, on the same images): names unique in every
+palette (1, 3, 6 and 12 colours, neutrals in and out, PNG and 12 MP JPEG); and
+`--colors 1` on a hue wheel within CIEDE2000 5 of a colour covering at least 5 %
+of the image.
 
 Images: scikit-image's bundled samples (no download), and 12-megapixel camera-like
 JPEGs made from them (upsampled to ~12 MP, film grain added, JPEG q90).
@@ -36,6 +43,7 @@ from core.providers.local.palette import extract_palette
 
 N = 6
 RESULTS = Path(__file__).parent / "results" / "palette.md"
+CHECKS = Path(__file__).parent / "results" / "palette_checks.md"
 Palette = list[tuple[int, int, int]]
 
 
@@ -175,8 +183,83 @@ def summary(title: str, rows: dict[str, list[tuple[str, float, float]]]) -> list
     return [*lines, ""]
 
 
+def hue_wheel(side: int = 400) -> np.ndarray:
+    """A full-saturation hue disc on white (the hue is the angle), side x side x 3 uint8."""
+    y, x = np.mgrid[0:side, 0:side] - side / 2 + 0.5
+    h = (np.arctan2(y, x) / (2 * np.pi)) % 1 * 6
+    rgb = np.stack([np.abs(h - 3) - 1, 2 - np.abs(h - 2), 2 - np.abs(h - 4)], axis=-1).clip(0, 1)
+    arr = np.rint(rgb * 255).astype(np.uint8)
+    arr[np.hypot(x, y) > side / 2 - 2] = 255
+    return arr
+
+
+def nearest_covering(arr: np.ndarray, rgb: tuple[int, int, int], share: float = 0.05) -> float:
+    """CIEDE2000 from `rgb` to the nearest colour of `arr` that covers >= `share` of it.
+
+    A colour "covers" the pixels within ΔE 5 of it; candidates are the image's own
+    colours (quantised to 5 bits a channel, mean of each bin)."""
+    flat = arr.reshape(-1, 3).astype(np.int64)
+    key = (flat[:, 0] >> 3) << 10 | (flat[:, 1] >> 3) << 5 | flat[:, 2] >> 3
+    counts = np.bincount(key, minlength=1 << 15)
+    used = np.flatnonzero(counts)
+    means = np.stack([np.bincount(key, flat[:, c], 1 << 15)[used] / counts[used]
+                      for c in range(3)], 1)
+    lab_px = rgb2lab(means[None] / 255.0)[0]
+    ref = rgb2lab(np.array([[rgb]], float) / 255.0)[0, 0]
+    dist = deltaE_ciede2000(lab_px, np.broadcast_to(ref, lab_px.shape))
+    for i in np.argsort(dist):  # nearest first: the first that covers enough is the answer
+        near = deltaE_ciede2000(lab_px, np.broadcast_to(lab_px[i], lab_px.shape)) <= 5
+        if counts[used][near].sum() >= share * flat.shape[0]:
+            return float(dist[i])
+    return float("inf")
+
+
+def contract_checks(arrays: dict[str, np.ndarray]) -> list[str]:
+    """palette_checks.md: unique names in every palette; `--colors 1` on a hue wheel."""
+    images = {name: encode_png(a) for name, a in arrays.items()}
+    images |= {f"{name} 12MP": camera_jpeg(a, i) for i, (name, a) in enumerate(arrays.items())}
+    total, clashes = 0, []
+    for name, raw in images.items():
+        for n in (1, 3, 6, 12):
+            for neutral in (False, True):
+                names = [s.name for s in extract_palette(raw, n, include_neutral=neutral)]
+                total += 1
+                if len(set(names)) != len(names):
+                    clashes.append(f"{name} n={n} neutral={neutral}: {names}")
+    wheel = hue_wheel()
+    lines = [
+        "# Palette contract checks",
+        "",
+        "`.venv/bin/python benchmarks/palette.py --checks`: the benchmark's 10 images as PNG "
+        "and as 12 MP JPEG, each at 1, 3, 6 and 12 colours with neutrals in and out.",
+        "",
+        f"- Palettes with a repeated name: **{len(clashes)} of {total}**.",
+        *[f"  - {c}" for c in clashes],
+        "",
+        "`--colors 1` on a 400x400 hue wheel on white (`hue_wheel`): the swatch, and its "
+        "CIEDE2000 to the nearest colour of the image that covers at least 5 % of it "
+        "(covers = pixels within ΔE 5; the bound is 5):",
+        "",
+        "| neutrals | swatch | ΔE to a colour covering ≥ 5 % |",
+        "|---|---|---|",
+    ]
+    for neutral in (False, True):
+        (swatch,) = extract_palette(Image.fromarray(wheel), 1, include_neutral=neutral)
+        d = nearest_covering(wheel, swatch.rgb)
+        lines.append(f"| {'in' if neutral else 'out'} | {swatch.hex} {swatch.name} | {d:.2f} |")
+    r, g, b = (round(float(v)) for v in wheel.reshape(-1, 3).mean(0))
+    lines += ["", f"For comparison, the image's mean colour #{r:02X}{g:02X}{b:02X} (what a "
+              f"plain average would return): ΔE {nearest_covering(wheel, (r, g, b)):.2f}.", ""]
+    return lines
+
+
 def main() -> None:
     arrays = sample_images()
+    CHECKS.parent.mkdir(parents=True, exist_ok=True)
+    CHECKS.write_text("\n".join(contract_checks(arrays)), encoding="utf-8")
+    print(CHECKS.read_text(encoding="utf-8"))
+    if "--checks" in sys.argv[1:]:
+        return
     small = {name: encode_png(a) for name, a in arrays.items()}
     big = {f"{name} 12MP": camera_jpeg(a, i) for i, (name, a) in enumerate(arrays.items())}
     small_rows = run_set(small, {})

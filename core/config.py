@@ -81,9 +81,7 @@ class ModelsSettings(_Section):
     dir: Path | None = None  # default: $LUNEO_MODELS_DIR or ~/.cache/luneo-studio/models
     upscale_quality: Literal["fast", "best"] = "fast"
     threads: int = Field(default=2, ge=1, le=64)
-    # ONNX models (ISNet): "auto" computes in bfloat16 where the CPU does so natively
-    # (same masks, 2x faster), "f32" always in float32
-    precision: Literal["auto", "f32"] = "auto"
+    precision: Literal["auto", "f32"] = "auto"  # ISNet: bfloat16 where the CPU has it, or f32
 
     def cache_dir(self) -> Path:
         """The model cache: `dir`, else $LUNEO_MODELS_DIR, else ~/.cache/luneo-studio/models."""

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import _parser, expand_inputs, main, slug
+from core.cli import _parser, main
 from core.cli_commands import format_stats
+from core.cli_run import expand_inputs, slug
 from core.demo import write_samples
 
 STUDIO = [sys.executable, "-m", "core.cli"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core import cli
+from core import cli, cli_run
 from core.providers import _remote, openai
 from core.providers.local import crop
 from core.providers.local.design import palette as design_palette
@@ -85,7 +85,7 @@ def _run_args(argv: list[str]) -> argparse.Namespace:
 ])
 def test_every_tool_parameter_has_a_run_option(argv: list[str], expected: dict[str, Any]) -> None:
     a = _run_args(argv)
-    assert cli.tool_params(a.tool, a) == expected
+    assert cli_run.tool_params(a.tool, a) == expected
     assert set(expected) == set(TOOLS[a.tool].params.model_fields)
 
 
@@ -97,7 +97,8 @@ def test_no_option_value_is_written_again_in_the_cogs_or_the_cli() -> None:
     root = Path(__file__).resolve().parents[2]
     values = {v for t in TOOLS for o in TOOLS[t].params.model_fields
               for v in choices(t, o) if isinstance(v, str)}
-    for path in [*sorted((root / "cogs").glob("*.py")), root / "core" / "cli.py"]:
+    for path in [*sorted((root / "cogs").glob("*.py")), root / "core" / "cli.py",
+                 root / "core" / "cli_run.py"]:
         literals = {n.value for n in ast.walk(ast.parse(path.read_text()))
                     if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         assert not literals & values, (path.name, literals & values)
