@@ -154,14 +154,11 @@ def test_run_returns_swatch_image_and_colours(make_settings) -> None:  # type: i
     assert out.convert("RGB").getpixel((5, 5)) == tuple(colours[0]["rgb"])
 
 
-def _hue_wheel(side: int = 400) -> np.ndarray:
-    """A full-saturation hue disc on white (the hue is the angle)."""
-    y, x = np.mgrid[0:side, 0:side] - side / 2 + 0.5
-    h = (np.arctan2(y, x) / (2 * np.pi)) % 1 * 6
-    rgb = np.stack([np.abs(h - 3) - 1, 2 - np.abs(h - 2), 2 - np.abs(h - 4)], axis=-1).clip(0, 1)
-    arr = np.rint(rgb * 255).astype(np.uint8)
-    arr[np.hypot(x, y) > side / 2 - 2] = 255
-    return arr
+def _hue_wheel() -> np.ndarray:
+    """The benchmark's hue wheel: a full-saturation hue disc on white, 400x400."""
+    from benchmarks.palette import hue_wheel
+
+    return hue_wheel()
 
 
 def _coverage(arr: np.ndarray, rgb: tuple[int, int, int]) -> float:
