@@ -209,6 +209,10 @@ def _split_alpha(
         return img, None
     if mode == "RGB" and key is not None and _is_16bit_png(data):
         return img, _alpha_from_16bit_key(data, img.size)
+    low_key = _low_bit_grey_key(data, key)
+    if low_key is not None:  # Pillow scales 1/2/4-bit samples to 0..255 but not the key
+        lum = img.convert("L")
+        return lum, lum.point([0 if v == low_key else 255 for v in range(256)])
     has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or key is not None
     if mode in ("1", "L", "LA", "La") and has_alpha:
         la = img.convert("LA")
@@ -224,6 +228,27 @@ def _split_alpha(
 def _is_16bit_png(data: bytes) -> bool:
     """True for a PNG whose IHDR says 16 bits per sample (byte 24 is the bit depth)."""
     return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24 and data[24] == 16
+
+
+def _low_bit_grey_key(data: bytes, key: object) -> int | None:
+    """The tRNS key of a 1-, 2- or 4-bit grey PNG on the 0..255 scale Pillow reads its
+    samples on (key × 255 / (2^depth − 1)); None for any other image. The key is read
+    from the file's own tRNS chunk: Pillow rescales it for 1-bit files only."""
+    if key is None or data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 26:
+        return None
+    depth, colour_type = data[24], data[25]
+    if colour_type != 0 or depth not in (1, 2, 4):
+        return None
+    at = 8
+    while at + 12 <= len(data):  # chunks: length, type, data, CRC; tRNS comes before IDAT
+        size, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        if kind == b"tRNS" and size >= 2:
+            stored = int.from_bytes(data[at + 8 : at + 10], "big") & ((1 << depth) - 1)
+            return stored * 255 // ((1 << depth) - 1)
+        if kind == b"IDAT":
+            break
+        at += 12 + size
+    return None
 
 
 def _alpha_from_16bit_key(data: bytes, size: tuple[int, int]) -> Image.Image:

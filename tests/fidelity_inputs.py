@@ -261,6 +261,29 @@ def png_16bit(samples: np.ndarray, colour_type: int, trns: tuple[int, ...]) -> b
     )
 
 
+def png_low_bit_grey(samples: np.ndarray, depth: int, key: int) -> bytes:
+    """A 1-, 2- or 4-bit grey PNG with a tRNS key (in sample units), written by hand.
+
+    `samples`: H×W ints in 0 .. 2^depth − 1, packed most significant bits first.
+    """
+    h, w = samples.shape
+    per_byte = 8 // depth
+    raw = b""
+    for row in samples:
+        padded = np.concatenate([row, np.zeros(-w % per_byte, row.dtype)]).astype(np.uint8)
+        groups = padded.reshape(-1, per_byte)
+        shifts = np.arange(per_byte - 1, -1, -1) * depth
+        raw += b"\0" + (groups << shifts).sum(axis=1).astype(np.uint8).tobytes()
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"tRNS", struct.pack(">H", key))
+        + _chunk(b"IDAT", zlib.compress(raw))
+        + _chunk(b"IEND", b"")
+    )
+
+
 def png_with_big_text() -> bytes:
     """A valid-looking PNG whose 1.5 MB zTXt chunk comes before IDAT (issue 14, finding 6)."""
     good = save(Image.new("RGB", (8, 8), "red"))

@@ -56,6 +56,19 @@ def test_16bit_grey_trns_key_matches_all_16_bits() -> None:
     assert "16-bit image converted to 8-bit" in d.notes
 
 
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_low_bit_grey_trns_key_is_in_sample_units(depth: int) -> None:
+    """A 1/2/4-bit grey PNG's tRNS key names a sample value (0 .. 2^depth − 1); Pillow
+    reads the samples scaled to 0..255 but leaves the key as it is. Every key value."""
+    top = (1 << depth) - 1
+    samples = np.add.outer(np.arange(4), np.arange(9)) % (top + 1)
+    for key in range(top + 1):
+        d, a = _decode(fi.png_low_bit_grey(samples, depth, key))
+        assert d.image.mode == "RGBA"
+        assert np.array_equal(a[..., 3], np.where(samples == key, 0, 255)), key
+        assert np.array_equal(a[..., 0], samples * 255 // top), key
+
+
 def test_16bit_rgb_trns_key_matches_all_16_bits() -> None:
     samples = np.zeros((6, 6, 3), np.uint16)
     samples[...] = (1000, 40000, 2)
