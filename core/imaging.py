@@ -86,10 +86,13 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "
             _check_header(img, fmt, max_pixels, field)
             notes: list[str] = []
             img = _first_frame(img, notes)
+            uncovered = _uncovered_canvas(img)
             if draft_pixels and fmt == "JPEG":
                 _draft(img, draft_pixels)
             img.load()
             image = _normalise(img, data, notes)
+            if uncovered is not None:
+                image = _clear_outside(image, uncovered)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -173,6 +176,26 @@ def _first_frame(img: ImageFile.ImageFile, notes: list[str]) -> ImageFile.ImageF
     if frames > 1:
         notes.append(f"animated image: used the first of its {frames} frames")
     return img
+
+
+def _uncovered_canvas(img: ImageFile.ImageFile) -> tuple[int, int, int, int] | None:
+    """A GIF's first frame when it is smaller than the canvas: its box (x0, y0, x1, y1),
+    else None. Read before `load()`, which clears the tile list."""
+    if img.format != "GIF" or not img.tile or img.tile[0][1] is None:
+        return None
+    x0, y0, x1, y1 = img.tile[0][1]
+    return None if (x0, y0, x1, y1) == (0, 0, *img.size) else (x0, y0, x1, y1)
+
+
+def _clear_outside(img: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """RGBA `img` transparent outside `box`: browsers show the canvas a GIF's first
+    frame does not cover as transparent (the background colour is ignored), where
+    Pillow paints it with a palette colour."""
+    rgba = img.convert("RGBA")
+    alpha = Image.new("L", rgba.size, 0)
+    alpha.paste(rgba.getchannel("A").crop(box), box[:2])
+    rgba.putalpha(alpha)
+    return rgba
 
 
 def _normalise(img: Image.Image, data: bytes, notes: list[str]) -> Image.Image:

@@ -284,6 +284,20 @@ def png_low_bit_grey(samples: np.ndarray, depth: int, key: int) -> bytes:
     )
 
 
+def gif_first_frame_inside_canvas() -> bytes:
+    """A 64×48 GIF whose only frame is 32×24 at (16, 12): red, with one transparent
+    pixel (index 0) at the frame's (0, 0). Pillow writes the frame; the canvas size and
+    the frame's offset are then set in the header and the image descriptor."""
+    frame = Image.new("P", (32, 24), 1)
+    frame.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * (253 * 3))
+    frame.putpixel((0, 0), 0)
+    data = bytearray(save(frame, "GIF", transparency=0, background=2))
+    data[6:10] = struct.pack("<HH", 64, 48)  # logical screen width, height
+    at = data.index(b"\x2c", 13)  # the image descriptor: left, top, width, height
+    data[at + 1 : at + 5] = struct.pack("<HH", 16, 12)
+    return bytes(data)
+
+
 def png_with_big_text() -> bytes:
     """A valid-looking PNG whose 1.5 MB zTXt chunk comes before IDAT (issue 14, finding 6)."""
     good = save(Image.new("RGB", (8, 8), "red"))

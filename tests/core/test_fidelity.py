@@ -56,6 +56,20 @@ def test_16bit_grey_trns_key_matches_all_16_bits() -> None:
     assert "16-bit image converted to 8-bit" in d.notes
 
 
+def test_gif_canvas_a_first_frame_does_not_cover_is_transparent() -> None:
+    """Browsers show the canvas outside a GIF's first frame as transparent; Pillow
+    paints it with a palette colour."""
+    d, a = _decode(fi.gif_first_frame_inside_canvas())
+    assert d.image.mode == "RGBA"
+    assert d.image.size == (64, 48)
+    inside = np.zeros((48, 64), bool)
+    inside[12:36, 16:48] = True
+    inside[12, 16] = False  # the frame's own transparent pixel
+    assert np.array_equal(a[..., 3] == 255, inside)
+    assert (a[..., 3][~inside] == 0).all()
+    assert (a[inside][:, :3] == (255, 0, 0)).all()
+
+
 @pytest.mark.parametrize("depth", [1, 2, 4])
 def test_low_bit_grey_trns_key_is_in_sample_units(depth: int) -> None:
     """A 1/2/4-bit grey PNG's tRNS key names a sample value (0 .. 2^depth − 1); Pillow
