@@ -284,14 +284,17 @@ def png_low_bit_grey(samples: np.ndarray, depth: int, key: int) -> bytes:
     )
 
 
-def gif_first_frame_inside_canvas() -> bytes:
-    """A 64×48 GIF whose only frame is 32×24 at (16, 12): red, with one transparent
-    pixel (index 0) at the frame's (0, 0). Pillow writes the frame; the canvas size and
-    the frame's offset are then set in the header and the image descriptor."""
+def gif_first_frame_inside_canvas(*, with_transparency: bool) -> bytes:
+    """A 64×48 GIF whose only frame is 32×24 at (16, 12), red; `with_transparency`: one
+    transparent pixel (index 0) at the frame's (0, 0), else no transparency at all.
+    Pillow writes the frame; the canvas size and the frame's offset are then set in the
+    header and the image descriptor."""
     frame = Image.new("P", (32, 24), 1)
     frame.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * (253 * 3))
-    frame.putpixel((0, 0), 0)
-    data = bytearray(save(frame, "GIF", transparency=0, background=2))
+    if with_transparency:
+        frame.putpixel((0, 0), 0)
+    kw: dict[str, object] = {"transparency": 0} if with_transparency else {}
+    data = bytearray(save(frame, "GIF", background=2, **kw))
     data[6:10] = struct.pack("<HH", 64, 48)  # logical screen width, height
     at = data.index(b"\x2c", 13)  # the image descriptor: left, top, width, height
     data[at + 1 : at + 5] = struct.pack("<HH", 16, 12)

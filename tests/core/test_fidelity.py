@@ -56,15 +56,16 @@ def test_16bit_grey_trns_key_matches_all_16_bits() -> None:
     assert "16-bit image converted to 8-bit" in d.notes
 
 
-def test_gif_canvas_a_first_frame_does_not_cover_is_transparent() -> None:
+@pytest.mark.parametrize("with_transparency", [False, True])
+def test_gif_canvas_a_first_frame_does_not_cover_is_transparent(with_transparency: bool) -> None:
     """Browsers show the canvas outside a GIF's first frame as transparent; Pillow
-    paints it with a palette colour."""
-    d, a = _decode(fi.gif_first_frame_inside_canvas())
+    paints it with a palette colour when the GIF has no transparent index."""
+    d, a = _decode(fi.gif_first_frame_inside_canvas(with_transparency=with_transparency))
     assert d.image.mode == "RGBA"
     assert d.image.size == (64, 48)
     inside = np.zeros((48, 64), bool)
     inside[12:36, 16:48] = True
-    inside[12, 16] = False  # the frame's own transparent pixel
+    inside[12, 16] = not with_transparency  # the frame's own transparent pixel
     assert np.array_equal(a[..., 3] == 255, inside)
     assert (a[..., 3][~inside] == 0).all()
     assert (a[inside][:, :3] == (255, 0, 0)).all()
