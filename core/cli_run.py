@@ -187,7 +187,7 @@ class _Run:
             raise self.engine_error
         if self.engine is None:
             try:
-                self.engine = await open_engine(self.settings)
+                self.engine = await open_engine(one_heavy_worker(self.settings))
             except StudioError as exc:
                 self.engine_error = exc
                 raise
@@ -214,6 +214,19 @@ class _Run:
         line = event_line(ev)
         if line and not self.bar.plain and not self.args.json:
             self.bar.log(line)
+
+
+def one_heavy_worker(settings: Settings) -> Settings:
+    """`settings` with one heavy worker process (`limits.local_threads` = 1).
+
+    `studio run` works through its inputs one at a time, so one worker is enough,
+    and every input after the first finds the models loaded; with two, jobs took
+    turns between the workers and the second input paid a second model load.
+    """
+    if settings.limits.local_threads == 1:
+        return settings
+    limits = settings.limits.model_copy(update={"local_threads": 1})
+    return settings.model_copy(update={"limits": limits})
 
 
 def slug(text: str, limit: int = 40) -> str:

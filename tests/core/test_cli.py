@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.demo import write_samples
 
 
@@ -131,7 +131,6 @@ def test_a_command_that_configures_logging_again_prints_each_line_once(
     import io
 
     from core.cli import _setup_cli_logging
-    from core.config import Settings
     from core.logging import setup_logging
 
     root = logging.getLogger()
@@ -178,3 +177,23 @@ def test_every_subcommand_help_opens_with_what_it_does(
     usage, _, rest = capsys.readouterr().out.partition("\n\n")
     assert usage.startswith("usage: studio")
     assert rest.startswith(opening)
+
+
+def test_run_works_through_its_inputs_on_one_heavy_worker(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`studio run` takes its inputs one at a time: one heavy worker process, so every
+    input after the first finds the models loaded (with two, the second paid a load)."""
+    import core.cli_run
+
+    seen: list[int] = []
+    real = core.cli_run.open_engine
+
+    async def spy(settings: Settings) -> object:
+        seen.append(settings.limits.local_threads)
+        return await real(settings)
+
+    monkeypatch.setattr(core.cli_run, "open_engine", spy)
+    assert load_settings("config.toml").limits.local_threads == 2  # the default
+    assert main(["run", "palette", "in/coffee.jpg", "in/chelsea.jpg", "--colors", "3"]) == 0
+    assert seen == [1]
