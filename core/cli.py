@@ -86,9 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="studio-demo", help="output folder (default ./studio-demo)")
     demo.add_argument("--no-fetch", action="store_true", help="do not fetch missing models")
 
-    for name, target in plugin_commands().items():  # e.g. `studio bot`, from the bot package
-        _sub(sub, name, help=f"start the {name} front end ({target.split(':')[0]}; "
-                             f"`studio {name} --help` for its options)", add_help=False)
+    for name in plugin_commands():  # e.g. `studio bot`, from the bot package
+        _sub(sub, name, help=f"start the {name} (`studio {name} --help` for its options)",
+             add_help=False)
 
     worker = _sub(sub, "worker", help="run queued jobs ([queue] backend = procrastinate)")
     worker.add_argument("--concurrency", type=int, default=None, metavar="N",

@@ -138,7 +138,7 @@ def format_stats(stats: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"credits: {led.get('issued', 0)} given out (starting, daily, grants, top-ups); "
                  f"{led.get('spent', 0)} spent on finished jobs; "
-                 f"{led.get('refunded', 0)} refunded after failures or cancels; "
+                 f"{led.get('refunded', 0)} refunded (failed, refused or cancelled jobs: not charged); "
                  f"{led.get('held_now', 0)} held right now by running jobs")
     return "\n".join(lines)
 
@@ -182,7 +182,7 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
               f"circuit: {c.get('circuit', 'closed'):<9} last error: {last}")
     if doctor:
         from core.config import user_data_dir
-        from core.models import get_store
+        from core.models import format_rows, get_store
 
         where = ("the per-user data folder (no config file)"
                  if settings.base_dir == user_data_dir() else f"config folder {settings.base_dir}")
@@ -192,5 +192,5 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
               f"{settings.storage.results_url or settings.results_path}")
         print(f"  models:                            {get_store(settings).root}")
         print(queue)
-        models_command(argparse.Namespace(models_cmd="list"), settings)
+        print(format_rows(get_store(settings).list()))
     return 0

@@ -106,7 +106,8 @@ def write_outputs(result: JobResult, out: str | None, stem: str | None,
     Names made up here (`<input stem>-<name>`, in the current folder or an `-o`
     folder) never replace an existing file: a second run gets `-2`, `-3`, ...
     (created exclusively, so parallel runs cannot take the same name). An `-o` file
-    path is written as given. Raises OSError after removing what this call wrote.
+    path is written as given (with the result's extension added when it has none).
+    Raises OSError after removing what this call wrote.
     """
     written: list[str] = []
     sources: list[Path | bytes] = list(result.files)
@@ -123,6 +124,8 @@ def write_outputs(result: JobResult, out: str | None, stem: str | None,
             else:
                 dest = Path(out) if not written else Path(out).with_name(
                     f"{Path(out).stem}-{name}")
+                if not dest.suffix:  # `-o result`: the file type's own extension
+                    dest = dest.with_name(dest.name + Path(name).suffix)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 if isinstance(src, bytes):
                     dest.write_bytes(src)
@@ -195,7 +198,7 @@ def print_result(args: argparse.Namespace, result: JobResult, outputs: list[str]
         print(json.dumps(result_json(result, outputs), indent=None if compact else 2))
         return
     if not result.ok:
-        print(f"{result.tool} failed: {result.error}; you were not charged "
+        print(f"{result.tool} failed: {str(result.error).rstrip('.')}; you were not charged "
               f"(balance {result.balance}).", file=sys.stderr)
         return
     rows = [("tool", result.tool), ("provider", result.provider or "-"),

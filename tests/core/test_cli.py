@@ -197,3 +197,17 @@ def test_run_works_through_its_inputs_on_one_heavy_worker(
     assert load_settings("config.toml").limits.local_threads == 2  # the default
     assert main(["run", "palette", "in/coffee.jpg", "in/chelsea.jpg", "--colors", "3"]) == 0
     assert seen == [1]
+
+
+def test_out_path_without_extension_gets_the_result_type(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o cropped` writes `cropped.jpg` for a JPEG crop (a file with no extension opens
+    nowhere); a failure's line reads as one sentence ("...; you were not charged")."""
+    assert main(["run", "crop", "in/coffee.jpg", "--ratio", "1:1", "-o", "cropped"]) == 0
+    assert Image.open(workdir / "cropped.jpg").format == "JPEG"
+    assert not (workdir / "cropped").exists()
+    Image.new("RGB", (16, 16)).save(workdir / "tiny.png")
+    assert main(["run", "remove-bg", "tiny.png"]) == 2
+    err = capsys.readouterr().err
+    assert "needs at least 32×32; you were not charged (balance" in err

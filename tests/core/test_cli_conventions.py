@@ -216,5 +216,5 @@ def test_stats_says_what_is_held_now_not_ever(config: Path, samples: dict[str, P
     line = format_stats({"tools": [], "failures": [], "providers": [], "circuits": {},
                          "ledger": led}).splitlines()[-1]
     assert line == ("credits: 9 given out (starting, daily, grants, top-ups); 4 spent on "
-                    "finished jobs; 2 refunded after failures or cancels; 3 held right now "
+                    "finished jobs; 2 refunded (failed, refused or cancelled jobs: not charged); 3 held right now "
                     "by running jobs")
