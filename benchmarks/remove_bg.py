@@ -59,6 +59,7 @@ from core.providers.local import remove_bg  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work"
 METHODS = ("ours", "isnet-raw", "isnet-guided", "grabcut")
+REFUSED: dict[str, str] = {}  # case name -> the product's refusal (scored as IoU 0)
 LABEL = {
     "ours": "ours: ISNet + TTA + colour model + trimap matting (product path)",
     "isnet-raw": "ISNet alone, bilinear upsample (reference)",
@@ -116,7 +117,8 @@ def predict(method: str, case: Case, store: BenchStore) -> np.ndarray:
     if method == "ours":
         try:
             return remove_bg.cut_out(store, rgb, case.mode).alpha  # type: ignore[arg-type]
-        except InvalidInput:  # refused as "no subject": scored as an empty cut-out
+        except InvalidInput as exc:  # refused as "no subject": scored as an empty cut-out
+            REFUSED[case.name] = str(exc)
             return np.zeros(rgb.shape[:2], np.float32)
     raw = remove_bg.isnet_mask(store.onnx_model(remove_bg.ISNET), rgb)
     if method == "isnet-raw":
@@ -285,6 +287,11 @@ def write_report(
             f"| {LABEL[m]} | {s.mean():.3f} | {np.median(s):.3f} | {s.min():.3f} | "
             f"{int((s >= 0.9).sum())}/{len(s)} | {np.mean(maes[m]):.4f} |"
         )
+    worst = sorted(range(len(cases)), key=lambda i: scores["ours"][i])[:3]
+    lines += ["", "Worst cases of ours: " + "; ".join(
+        f"{cases[i].name} {scores['ours'][i]:.3f}"
+        + (f" (refused: {REFUSED[cases[i].name]})" if cases[i].name in REFUSED else "")
+        for i in worst) + "."]
     lines += ["", "Mean IoU per background group:", ""]
     lines += _table(
         "background", ["white", "gradient", "textured"], lambda c: c.bg_group, cases, scores
