@@ -294,17 +294,29 @@ class LocalProcessPool:
         raise error
 
     def close(self) -> None:
-        """Stop every worker now (running work is killed) and the progress reader."""
+        """Stop every worker and the progress reader. Idle workers are let go (they exit
+        on their own, so the pool's semaphores are released in order: stopping them
+        left the resource tracker warning of a leaked semaphore at exit); running work
+        is killed."""
         if self._closed:
             return
         self._closed = True
         if self._started is None:
             return
         queue, pools, reader = self._started
+        with self._lock:
+            busy = bool(self._pids)
         for pool in pools.values():
-            pool.stop()
+            if busy:
+                pool.stop()
+            else:
+                pool.close()
         for pool in pools.values():
-            pool.join(timeout=5)
+            try:
+                pool.join(timeout=5)
+            except TimeoutError:  # a worker that would not exit in time
+                pool.stop()
+                pool.join(timeout=5)
         receive, send = queue
         send.send(None)  # atomic like the workers' writes: never waits on a lock
         reader.join(timeout=2)
