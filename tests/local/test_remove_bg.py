@@ -152,17 +152,24 @@ def test_fallback_grabcut_when_model_missing(
     assert alpha[_erode(truth, 12)].mean() > 240
 
 
+@pytest.mark.parametrize("with_models", [False, True], ids=["fallback", "network"])
 def test_existing_transparency_is_kept(
-    tmp_path: Path, planted: tuple[np.ndarray, np.ndarray]
+    with_models: bool, settings: Settings, tmp_path: Path,
+    planted: tuple[np.ndarray, np.ndarray],
 ) -> None:
+    """With the network and with the classical fallback alike."""
     image, _ = planted
     alpha_in = np.full(image.shape[:2], 255, np.uint8)
     alpha_in[:, :224] = 0  # the left half was already transparent
+    alpha_in[:, 224:240] = 100  # and a band half transparent
     rgba = Image.fromarray(np.dstack([image, alpha_in]), "RGBA")
-    empty = Settings.model_validate({"models": {"dir": str(tmp_path)}})
-    out = _decode(remove_bg.run(_request(rgba, "auto"), empty))
+    used = settings if with_models else Settings.model_validate({"models": {"dir": str(tmp_path)}})
+    out = _decode(remove_bg.run(_request(rgba, "auto"), used))
     assert out[:, :224, 3].max() == 0
+    assert (out[..., 3] <= alpha_in).all()  # combined with the new mask, never raised
     assert out[150:250, 260:340, 3].mean() > 240  # the object's right half is still there
+    visible = out[..., 3] > 0
+    assert np.array_equal(out[..., :3][visible], image[visible])  # colours as they were
 
 
 def _png(img: Image.Image) -> bytes:
@@ -277,22 +284,6 @@ def _screenshot() -> Image.Image:
     d.rounded_rectangle([344, 460, 464, 496], 8, outline=(150, 155, 165), width=2)
     d.text((366, 468), "Forward", fill=(40, 44, 52), font=font)
     return img
-
-
-def test_existing_transparency_is_kept_with_the_network(
-    settings: Settings, planted: tuple[np.ndarray, np.ndarray]
-) -> None:
-    image, _ = planted
-    alpha_in = np.full(image.shape[:2], 255, np.uint8)
-    alpha_in[:, :224] = 0  # the left half was already transparent
-    alpha_in[:, 224:240] = 100  # and a band half transparent
-    rgba = Image.fromarray(np.dstack([image, alpha_in]), "RGBA")
-    out = _decode(remove_bg.run(_request(rgba, "auto"), settings))
-    assert out[:, :224, 3].max() == 0
-    assert (out[..., 3] <= alpha_in).all()  # combined with the new mask, never raised
-    assert out[150:250, 260:340, 3].mean() > 240  # the object's right half is still there
-    visible = out[..., 3] > 0
-    assert np.array_equal(out[..., :3][visible], image[visible])  # colours as they were
 
 
 def test_edges_carry_no_halo_of_the_old_background(settings: Settings) -> None:
