@@ -190,7 +190,8 @@ async def providers_command(settings: Settings, *, doctor: bool) -> int:
         print(f"  database (wallets, jobs, history): {describe(settings.database_target)}")
         print(f"  results and result cache:          "
               f"{settings.storage.results_url or settings.results_path}")
-        print(f"  models:                            {get_store(settings).root}")
+        store = get_store(settings)
+        print(f"  models:                            {store.root}")
         print(queue)
-        print(format_rows(get_store(settings).list()))
+        print(format_rows(store.list()))
     return 0

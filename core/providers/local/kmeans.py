@@ -101,8 +101,7 @@ def _lloyd(
         shift = float(((new - centres) ** 2).sum())
         centres = new
         if shift <= stop:
-            labels = np.argmin(_d2(xc, sq, centres), axis=1)
-            break
+            break  # the labels of the final centres are computed once, below
     d = _d2(xc, sq, centres)
     labels = np.argmin(d, axis=1)
     inertia = float(d[np.arange(len(xc)), labels] @ w)

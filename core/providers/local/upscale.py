@@ -242,27 +242,27 @@ def upscale_tiled(
         y1, x1 = min(y0 + t, h), min(x0 + t, w)
         return max(0, y0 - p), max(0, x0 - p), min(h, y1 + p), min(w, x1 + p)
 
-    def shape(box: tuple[int, int]) -> tuple[int, int]:
-        py0, px0, py1, px1 = padded(*box)
-        return py1 - py0, px1 - px0
+    def shape(box: tuple[int, int, int, int]) -> tuple[int, int]:
+        return box[2] - box[0], box[3] - box[1]
 
-    boxes = sorted(((y, x) for y in range(0, h, t) for x in range(0, w, t)), key=shape)
+    tiles = sorted(((y, x, padded(y, x)) for y in range(0, h, t) for x in range(0, w, t)),
+                   key=lambda tile: shape(tile[2]))
     pools = (ncnn.UnlockedPoolAllocator(), ncnn.PoolAllocator())  # blobs, workspace
     last: tuple[int, int] | None = None
     try:
-        for i, (y0, x0) in enumerate(boxes):
-            py0, px0, py1, px1 = padded(y0, x0)
-            if last is not None and last != shape((y0, x0)):
+        for i, (y0, x0, box) in enumerate(tiles):
+            if last is not None and last != shape(box):
                 for pool in pools:
                     pool.clear()
-            last = shape((y0, x0))
+            last = shape(box)
+            py0, px0, py1, px1 = box
             tile = run_network(net, rgb[py0:py1, px0:px1], pools)
             y1, x1 = min(y0 + t, h), min(x0 + t, w)
             oy, ox = (y0 - py0) * s, (x0 - px0) * s
             out[y0 * s : y1 * s, x0 * s : x1 * s] = tile[
                 oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s
             ]
-            tick((i + 1) / len(boxes))
+            tick((i + 1) / len(tiles))
     finally:
         for pool in pools:
             pool.clear()

@@ -17,7 +17,7 @@ RGB = tuple[int, int, int]
 
 def to_lab(rgb: RGB) -> tuple[float, float, float]:
     """CIELAB, where lightness, hue angles and distances match what people see."""
-    from skimage.color import rgb2lab
+    from core.lab import rgb2lab
 
     lab = rgb2lab(np.array([[rgb]], dtype=np.float64) / 255.0)[0, 0]
     return float(lab[0]), float(lab[1]), float(lab[2])
@@ -55,7 +55,7 @@ def colour_families(rgb: RGB) -> set[str]:
 
 def delta_e(c1: RGB, c2: RGB) -> float:
     """Perceived difference (CIEDE2000), to avoid colours close to a named one."""
-    from skimage.color import deltaE_ciede2000
+    from core.lab import deltaE_ciede2000
 
     return float(deltaE_ciede2000(np.array(to_lab(c1)), np.array(to_lab(c2))))
 
