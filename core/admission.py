@@ -38,11 +38,7 @@ from core.providers.base import Provider
 from core.ratelimit import TokenBuckets
 from core.storage.db import Database
 from core.storage.results import BlobStore
-from core.tools.base import TOOLS, DesignParams, Params, parse_params
-
-# Tools that read only an image's colours: a JPEG is decoded at reduced scale, keeping
-# at least this many pixels (core/imaging.py `draft_pixels`; a 12 MP photo at 1/8).
-DRAFT_PIXELS = {"palette": 150_000}
+from core.tools.base import DRAFT_PIXELS, TOOLS, DesignParams, Params, parse_params
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ per statement. Order is kept: work runs first in, first out, one item at a time.
 
 Group commit: work submitted with `grouped=True` (a write transaction) that finds
 other grouped work queued right behind it is handed over as one list to the
-`run_group` callable given at construction, which runs the whole run of them in one
-database transaction (see `Database._run_group`). This is the classic group commit
+thread's `run_group` callable (set by `SqliteDatabase` once its connection is open:
+`core.storage.transactions.run_group`), which runs the whole run of them in one
+database transaction. This is the classic group commit
 of databases (Gray and Reuter, *Transaction Processing*, 1993, §9.4.7): one commit
 for many transactions that were waiting anyway, and each caller still hears of its
 own transaction only once the commit that contains it has happened.
@@ -36,8 +37,10 @@ _STOP = None
 class DatabaseThread:
     """A single worker thread with batched hand-back to asyncio (see module docstring)."""
 
-    def __init__(self, name: str = "luneo-db", run_group: GroupRunner | None = None) -> None:
-        self.run_group = run_group  # may be set once, before the first grouped submit
+    def __init__(self, name: str = "luneo-db") -> None:
+        # set once by the database, before the first grouped submit (the connection is
+        # opened on this thread, so it cannot be known at construction)
+        self.run_group: GroupRunner | None = None
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()

@@ -99,6 +99,20 @@ class UpscaleParams(Params):
     scale: Literal[2, 4] = 2
 
 
+# Tools that read only an image's colours: admission decodes a JPEG for them at reduced
+# scale, keeping at least this many pixels (core/imaging.py `draft_pixels`; a 12 MP
+# photo at 1/8).
+DRAFT_PIXELS = {"palette": 150_000}
+
+
+def decoded_small(tool: str, width: int, height: int) -> bool:
+    """True when a `width`×`height` decode is what admission's reduced decode gives for
+    `tool` (at most 4× its DRAFT_PIXELS: libjpeg scales each side by powers of two);
+    False for other tools, or for a full-size decode (e.g. a job resumed from the store)."""
+    least = DRAFT_PIXELS.get(tool)
+    return least is not None and width * height <= 4 * least
+
+
 class PaletteParams(Params):
     """/palette: how many colours (1..12), and whether greys and near-whites count."""
 

@@ -21,12 +21,11 @@ from PIL import Image
 from skimage import data
 
 from core import lab
-from core.admission import DRAFT_PIXELS
 from core.imaging import decode_image
 from core.providers.base import ProviderRequest
 from core.providers.local import palette
 from core.providers.local.kmeans import weighted_kmeans
-from core.tools.base import PaletteParams
+from core.tools.base import DRAFT_PIXELS, PaletteParams
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = {"max_bytes": 50_000_000, "max_pixels": 50_000_000}

@@ -15,7 +15,7 @@ from core.config import Settings
 from core.process_pool import WorkerProgress
 from core.providers.base import Attempt, LocalProvider, ProviderRequest, ProviderResult
 from core.slots import job_slot
-from core.tools.base import TOOLS
+from core.tools.base import TOOLS, decoded_small
 
 _MODULES = {
     "palette": "core.providers.local.palette",
@@ -59,15 +59,11 @@ class LocalStudioProvider(LocalProvider):
         return run_tool, (sendable, self.settings)
 
 
-# Tools that read only the decoded image when admission already decoded it small (a
-# palette re-reads the JPEG only when it got a full-size decode: palette.run).
-_DECODED_ENOUGH_PIXELS = {"palette": 4 * 150_000}
-
-
 def _decoded_is_enough(req: ProviderRequest) -> bool:
-    limit = _DECODED_ENOUGH_PIXELS.get(req.tool)
+    """A tool that reads only the decoded image when admission already decoded it small
+    (a palette re-reads the JPEG only after a full-size decode: palette.run)."""
     image = req.image
-    return limit is not None and image is not None and image.width * image.height <= limit
+    return image is not None and decoded_small(req.tool, image.width, image.height)
 
 
 def run_tool(req: ProviderRequest, settings: Settings) -> ProviderResult:

@@ -2,7 +2,7 @@
 
 Why it is fast and still accurate:
 - JPEG uploads are decoded at 1/2–1/8 scale by libjpeg itself (admission does it
-  for this tool: core/admission.py DRAFT_PIXELS), so a 12-megapixel photo costs
+  for this tool: core/tools/base.py DRAFT_PIXELS), so a 12-megapixel photo costs
   a ~0.2-megapixel decode and the worker gets a small image;
 - every remaining pixel is kept, but pixels are pooled into 5-bit-per-channel
   RGB bins that remember their mean colour and count, so k-means (kmeans.py,
@@ -46,12 +46,12 @@ from core.lab import deltaE_ciede2000, rgb2lab
 from core.providers.base import OutputFile, ProviderRequest, ProviderResult
 from core.providers.local.kmeans import weighted_kmeans
 from core.providers.local.representatives import merge_same, mode_colour, unique_names
-from core.tools.base import PaletteParams
+from core.tools.base import DRAFT_PIXELS, PaletteParams, decoded_small
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIDE = 360  # the long side is brought down to about this (box filter)
-SAMPLE_PIXELS = 150_000  # a JPEG is decoded at the smallest scale keeping this many pixels
+SAMPLE_PIXELS = DRAFT_PIXELS["palette"]  # a JPEG is decoded at the smallest scale keeping these
 MAX_PIXELS = 2**31  # direct calls: the engine has already applied its own pixel limit
 NEUTRAL_CHROMA = 10.0  # CIELAB C* below this reads as grey/black/white
 DARK_L = 10.0  # below this L*, colour is hardly perceptible: treat as neutral
@@ -416,10 +416,10 @@ def run(req: ProviderRequest, settings: Settings) -> ProviderResult:
     params = req.params
     if not isinstance(params, PaletteParams):
         raise TypeError(f"expected PaletteParams, got {type(params).__name__}")
-    # admission decodes a JPEG for this tool at reduced scale (core/admission.py
+    # admission decodes a JPEG for this tool at reduced scale (core/tools/base.py
     # DRAFT_PIXELS); a full-size decode (a job resumed from the store) is re-read that way
     raw, image = req.image_bytes, req.image
-    big = image is not None and image.width * image.height > 4 * SAMPLE_PIXELS
+    big = image is not None and not decoded_small("palette", image.width, image.height)
     source: ImageInput | None = (raw if raw and raw[:3] == b"\xff\xd8\xff" and (big or image is None)
                                  else image)
     if source is None:
