@@ -17,7 +17,7 @@ about ten times the share of nice 10).
 Workers fork from a `forkserver` that has imported the local tools once, so a
 replacement worker starts in milliseconds; each worker loads its models on its
 first job and keeps them. Progress reported inside a worker travels back over
-one queue as `(job_id, fraction, message)` and reaches the job's own callback.
+one pipe as `(job_id, fraction, message)` and reaches the job's own callback.
 
 Why pebble: the standard library's `ProcessPoolExecutor` cannot cancel a task
 that has started, and a home-made pool would re-implement what pebble has
@@ -178,7 +178,7 @@ class LocalProcessPool:
         self._lock = threading.Lock()  # guards the two maps below (reader thread + loop)
         self._pids: dict[str, int] = {}  # job id -> pid of the worker running it now
         self._stopped: dict[str, None] = {}  # cancelled jobs whose worker has not said start
-        self._kill: dict[str, int] = {}  # cancelled jobs' workers, killed once the pipe drains
+        self._doomed: dict[str, int] = {}  # cancelled jobs' workers, killed once the pipe drains
         self._started: tuple[Any, dict[str, ProcessPool], threading.Thread] | None = None
         self._closed = False
 
@@ -210,9 +210,9 @@ class LocalProcessPool:
         "end" before it can take another task, so it is still on that job.
         """
         while True:
-            if self._kill and not receive.poll(0):
+            if self._doomed and not receive.poll(0):
                 with self._lock:
-                    doomed, self._kill = list(self._kill.values()), {}
+                    doomed, self._doomed = list(self._doomed.values()), {}
                 for pid in doomed:
                     _kill(pid)
             try:
@@ -225,12 +225,12 @@ class LocalProcessPool:
             with self._lock:
                 if kind == "start" and job_id in self._stopped:
                     del self._stopped[job_id]
-                    self._kill[job_id] = rest[0]  # cancelled before its start reached us
+                    self._doomed[job_id] = rest[0]  # cancelled before its start reached us
                 elif kind == "start":
                     self._pids[job_id] = rest[0]
                 elif kind == "end":
                     self._pids.pop(job_id, None)
-                    self._kill.pop(job_id, None)  # it finished: nothing left to stop
+                    self._doomed.pop(job_id, None)  # it finished: nothing left to stop
             if kind == "progress":
                 self._report(job_id, *rest)
 
@@ -254,7 +254,7 @@ class LocalProcessPool:
                 while len(self._stopped) > 10_000:  # never started: forget the oldest
                     del self._stopped[next(iter(self._stopped))]
             else:
-                self._kill[job_id] = pid
+                self._doomed[job_id] = pid
         if pid is not None:
             wake.send(("wake", job_id))  # the reader kills it once the pipe has drained
 
@@ -303,7 +303,7 @@ class LocalProcessPool:
         self._closed = True
         if self._started is None:
             return
-        queue, pools, reader = self._started
+        pipe, pools, reader = self._started
         with self._lock:
             busy = bool(self._pids)
         for pool in pools.values():
@@ -317,7 +317,7 @@ class LocalProcessPool:
             except TimeoutError:  # a worker that would not exit in time
                 pool.stop()
                 pool.join(timeout=5)
-        receive, send = queue
+        receive, send = pipe
         send.send(None)  # atomic like the workers' writes: never waits on a lock
         reader.join(timeout=2)
         send.close()

@@ -244,9 +244,7 @@ def _fold_specks(
 
 def nearest_ciede2000(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index of the nearest centre (CIEDE2000) for every row of `lab`."""
-    a = np.repeat(lab, len(centres), axis=0)
-    b = np.tile(centres, (len(lab), 1))
-    d = deltaE_ciede2000(a, b).reshape(len(lab), len(centres))
+    d = deltaE_ciede2000(lab[:, None], centres[None])  # broadcast: len(lab) x len(centres)
     result: np.ndarray = np.argmin(d, axis=1)
     return result
 
