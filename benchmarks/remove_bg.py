@@ -54,7 +54,7 @@ from benchmarks.remove_bg_set import (  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.errors import InvalidInput  # noqa: E402
 from core.models import get_store  # noqa: E402
-from core.providers.local import remove_bg  # noqa: E402
+from core.providers.local import cutout_classic, remove_bg, segment  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work"
@@ -113,17 +113,18 @@ def predict(method: str, case: Case, store: BenchStore) -> np.ndarray:
     """Soft alpha (0..1, float32) from the product's own code, without PNG encoding."""
     rgb = case.image
     if method == "grabcut":
-        return remove_bg.grabcut_mask(rgb)
+        return cutout_classic.grabcut_mask(rgb)
     if method == "ours":
         try:
             return remove_bg.cut_out(store, rgb, case.mode).alpha  # type: ignore[arg-type]
         except InvalidInput as exc:  # refused as "no subject": scored as an empty cut-out
             REFUSED[case.name] = str(exc)
             return np.zeros(rgb.shape[:2], np.float32)
-    raw = remove_bg.isnet_mask(store.onnx_model(remove_bg.ISNET), rgb)
+    raw = segment.isnet_mask(store.onnx_model(remove_bg.ISNET), rgb)
     if method == "isnet-raw":
         return raw
-    return remove_bg.guided_refine(rgb, raw, case.mode)
+    # the previous product path's edge step (guided filter), for comparison
+    return cutout_classic.refine_mask(rgb, raw, cutout_classic.MODES[case.mode])
 
 
 def iou(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -203,8 +204,6 @@ def measure(method: str, seed: int) -> dict[str, Any]:
 
 
 def _bare_passes(model: Any, images: list[np.ndarray]) -> list[float]:
-    from core.providers.local import segment
-
     out = []
     for image in images:
         t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from core.errors import InvalidInput
 from core.jobs import JobRequest
 from core.models import get_store
 from core.providers.base import ProviderRequest, ProviderResult
-from core.providers.local import decide, remove_bg
+from core.providers.local import cutout_classic, decide, remove_bg
 from core.tools.base import RemoveBgParams
 
 FALLBACK_NOTE = "model not installed: classical GrabCut fallback (run `studio models fetch`)"
@@ -132,7 +132,7 @@ def test_refinement_snaps_a_blurry_mask_to_the_image_edge() -> None:
     step = np.zeros((120, 160), np.float32)
     step[:, 80:] = 1.0
     blurry = cv2.GaussianBlur(step, (0, 0), 6)
-    refined = remove_bg.refine_mask(image, blurry, remove_bg.MODES["product"])
+    refined = cutout_classic.refine_mask(image, blurry, cutout_classic.MODES["product"])
     assert refined[:, 74].max() < 0.05
     assert refined[:, 86].min() > 0.95
     assert blurry[:, 74].max() > 0.1  # the input really was blurry there

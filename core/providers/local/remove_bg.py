@@ -43,11 +43,8 @@ from core.errors import InvalidInput
 from core.models import FETCH_HINT
 from core.providers.base import OutputFile, ProviderRequest, ProviderResult
 from core.providers.local import decide, matting, segment
-from core.providers.local.cutout_classic import MODES, grabcut_mask, refine_mask
-from core.providers.local.segment import isnet_mask
+from core.providers.local.cutout_classic import grabcut_mask
 from core.tools.base import RemoveBgParams
-
-__all__ = ["MODES", "grabcut_mask", "isnet_mask", "refine_mask"]
 
 ISNET = "isnet"
 SELFIE = "selfie"
@@ -181,11 +178,6 @@ def decided_mask(rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
     near = cv2.dilate(up.astype(np.uint8), k).astype(bool)
     out: np.ndarray = ((prob > 0.5) & near) | inside
     return out
-
-
-def guided_refine(rgb: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
-    """The previous product path's edge step (guided filter), for the benchmark's comparison."""
-    return refine_mask(rgb, mask, MODES[mode])
 
 
 def check_size(width: int, height: int) -> None:
